@@ -1,0 +1,211 @@
+r"""Projected gradient descent (PGD) in L-inf and L2, batched, against any glance count.
+
+With loss :math:`\ell` the per-example cross-entropy, :math:`s = +1` untargeted (ascend the loss
+of the true label) and :math:`s = -1` targeted (descend the loss of the target):
+
+- L-inf: :math:`x_{t+1} = \Pi(x_t + s\,\alpha\,\mathrm{sign}(\nabla_x \ell))`,
+  :math:`\Pi` clips to :math:`[x-\epsilon, x+\epsilon] \cap [0, 1]`;
+- L2: :math:`x_{t+1} = \Pi(x_t + s\,\alpha\,\nabla_x\ell / \|\nabla_x\ell\|_2)`, :math:`\Pi`
+  rescales :math:`\delta` to :math:`\|\delta\|_2 \le \epsilon` then clips to :math:`[0, 1]`
+  (clipping only shrinks :math:`|\delta_i|`, so the result stays in the ball).
+
+FGSM is the one-step case. Gradients are taken w.r.t. the input only (``torch.autograd.grad``),
+so parameters never accumulate gradients; the model is never switched between train and eval
+and no hooks are added, so one model can serve several sessions at once. The model must already
+be in eval mode (BatchNorm in inference mode), which also makes examples independent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["AttackConfig", "AttackResult", "pgd", "random_targets", "MAX_STEPS", "MAX_RESTARTS"]
+
+MAX_STEPS = 1000
+MAX_RESTARTS = 20
+NORMS = ("linf", "l2")
+TARGETS = ("untargeted", "random", "class")
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """PGD settings. ``step_size`` None means max(1/255, eps / steps), the paper's protocol."""
+
+    norm: str = "linf"
+    eps: float = 8 / 255
+    steps: int = 20
+    step_size: float | None = None
+    target: str = "random"  # "untargeted", "random" (uniform wrong class) or "class"
+    target_class: int | None = None  # with target="class"
+    random_start: bool = True
+    restarts: int = 1
+    early_stop: bool = True
+
+    def __post_init__(self) -> None:
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if not (isinstance(self.eps, (int, float)) and 0 <= self.eps <= (1.0 if self.norm == "linf" else 1e3)):
+            raise ValueError(f"eps must be in [0, 1] for linf (pixel units) or [0, 1000] for l2, got {self.eps!r}")
+        if not isinstance(self.steps, int) or not 0 <= self.steps <= MAX_STEPS:
+            raise ValueError(f"steps must be an integer in [0, {MAX_STEPS}], got {self.steps!r}")
+        if self.step_size is not None and not self.step_size > 0:
+            raise ValueError(f"step_size must be > 0 (or None for the default), got {self.step_size!r}")
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if self.target == "class" and (not isinstance(self.target_class, int) or self.target_class < 0):
+            raise ValueError("target='class' needs target_class, a class index >= 0")
+        if not isinstance(self.restarts, int) or not 1 <= self.restarts <= MAX_RESTARTS:
+            raise ValueError(f"restarts must be an integer in [1, {MAX_RESTARTS}], got {self.restarts!r}")
+
+    @property
+    def alpha(self) -> float:
+        if self.step_size is not None:
+            return float(self.step_size)
+        return max(1 / 255, self.eps / max(self.steps, 1))
+
+    @property
+    def targeted(self) -> bool:
+        return self.target != "untargeted"
+
+
+@dataclass
+class AttackResult:
+    """``images`` (B, 3, H, W) adversarial; ``success`` (B,) bool; ``targets`` (B,) the class
+    aimed at (the true label when untargeted); ``trace`` maps (restart, step) to the iterate
+    (B, 3, H, W) on CPU for the steps asked for (step 0 is the starting point)."""
+
+    images: torch.Tensor
+    success: torch.Tensor
+    targets: torch.Tensor
+    trace: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
+
+
+def random_targets(labels: torch.Tensor, num_classes: int, generator: torch.Generator | None = None
+                   ) -> torch.Tensor:
+    """A class drawn uniformly from the wrong ones, per example."""
+    offset = torch.randint(1, num_classes, labels.shape, generator=generator,
+                           device=labels.device if generator is None else generator.device)
+    return (labels + offset.to(labels.device)) % num_classes
+
+
+def _project(delta: torch.Tensor, x: torch.Tensor, cfg: AttackConfig) -> torch.Tensor:
+    if cfg.norm == "linf":
+        delta = delta.clamp(-cfg.eps, cfg.eps)
+    else:
+        norms = delta.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+        delta = delta * (cfg.eps / norms).clamp(max=1.0)
+    return (x + delta).clamp(0.0, 1.0) - x
+
+
+def _random_start(x: torch.Tensor, cfg: AttackConfig, gen: torch.Generator) -> torch.Tensor:
+    if cfg.norm == "linf":
+        delta = (torch.rand(x.shape, generator=gen, device=gen.device) * 2 - 1) * cfg.eps
+    else:
+        direction = torch.randn(x.shape, generator=gen, device=gen.device)
+        direction = direction / direction.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+        radius = torch.rand(x.shape[0], generator=gen, device=gen.device) ** (1.0 / x[0].numel())
+        delta = direction * (radius * cfg.eps).view(-1, 1, 1, 1)
+    return _project(delta.to(x.device, x.dtype), x, cfg)
+
+
+def _step(grad: torch.Tensor, cfg: AttackConfig) -> torch.Tensor:
+    sign = -1.0 if cfg.targeted else 1.0
+    if cfg.norm == "linf":
+        return sign * cfg.alpha * grad.sign()
+    norms = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    return sign * cfg.alpha * grad / norms
+
+
+def _outcome(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig,
+             glances: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(per-example loss, success) at ``x``; with grad when x requires it."""
+    logits = model(x, glances=glances).logits  # (B, C)
+    loss = F.cross_entropy(logits, labels, reduction="none")  # (B,)
+    pred = logits.argmax(dim=1)
+    success = pred == labels if cfg.targeted else pred != labels
+    return loss, success, logits
+
+
+def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, *,
+        glances: int | None = None, seed: int | None = 0, targets: torch.Tensor | None = None,
+        trace_steps: Sequence[int] = (),
+        callback: Callable[[int, int], None] | None = None) -> AttackResult:
+    """Attack ``model`` (unrolled for ``glances``) on images (B, 3, H, W) in [0, 1].
+
+    Restarts keep, per example, the first successful iterate, or else the strongest one (highest
+    loss untargeted, lowest targeted). With ``early_stop`` an example stops moving once it
+    succeeds and its forward/backward passes are skipped. ``seed`` fixes the random start and
+    random targets, so a CPU run is reproducible bit for bit; ``targets`` overrides the targets.
+    ``callback(done, total)`` is called after each step.
+    """
+    if model.training:
+        raise ValueError("attack the model in eval mode (BatchNorm in inference mode): call "
+                         "model.eval() once when loading it, not inside the attack")
+    if images.ndim != 4 or labels.shape != images.shape[:1]:
+        raise ValueError(f"expected images (B, 3, H, W) and labels (B,), got "
+                         f"{tuple(images.shape)} and {tuple(labels.shape)}")
+    x = images.detach()
+    labels = labels.to(x.device)
+    gen = torch.Generator(device=x.device)
+    gen.manual_seed(int(seed) if seed is not None else torch.seed())
+    with torch.no_grad():
+        num_classes = model(x[:1], glances=glances).logits.shape[1]
+    if targets is not None:
+        aim = targets.to(x.device)
+    elif cfg.target == "untargeted":
+        aim = labels
+    elif cfg.target == "class":
+        if cfg.target_class >= num_classes:  # type: ignore[operator]
+            raise ValueError(f"target_class must be < {num_classes}, got {cfg.target_class}")
+        aim = torch.full_like(labels, cfg.target_class)  # type: ignore[arg-type]
+    else:
+        aim = random_targets(labels, num_classes, gen).to(x.device)
+
+    best = x.clone()
+    best_loss = torch.full((x.shape[0],), float("inf") if cfg.targeted else -float("inf"),
+                           device=x.device)
+    done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+    trace: dict[tuple[int, int], torch.Tensor] = {}
+    wanted = set(int(s) for s in trace_steps)
+    total = cfg.steps * cfg.restarts
+    for restart in range(cfg.restarts):
+        delta = _random_start(x, cfg, gen) if cfg.random_start else torch.zeros_like(x)
+        adv = x + delta
+        active = ~done  # examples this restart still works on
+        for step in range(cfg.steps + 1):
+            if step in wanted:
+                trace[(restart, step)] = adv.detach().cpu()
+            idx = active.nonzero().squeeze(1)
+            if idx.numel() == 0:
+                break
+            last = step == cfg.steps
+            xa = adv[idx].requires_grad_(not last)
+            with torch.set_grad_enabled(not last):
+                loss, success, _ = _outcome(model, xa, aim[idx], cfg, glances)
+            better = success | (loss > best_loss[idx] if not cfg.targeted else loss < best_loss[idx])
+            better &= ~done[idx]
+            keep = idx[better]
+            best[keep] = xa.detach()[better]
+            best_loss[keep] = loss.detach()[better]
+            done[idx[success]] = True
+            if last:
+                break
+            if cfg.early_stop:
+                active[idx[success]] = False
+            grad, = torch.autograd.grad(loss.sum(), xa)
+            moving = active[idx]
+            new = xa.detach() + _step(grad, cfg)
+            new = x[idx] + _project(new - x[idx], x[idx], cfg)
+            adv[idx[moving]] = new[moving]
+            if callback is not None:
+                callback(restart * cfg.steps + step + 1, total)
+        if bool(done.all()):
+            break
+    if callback is not None:
+        callback(total, total)
+    return AttackResult(best.detach(), done.clone(), aim, trace)

@@ -1,0 +1,144 @@
+"""Checkpoints: safetensors weights with JSON metadata in the header; never a pickle.
+
+The header's ``s3ta`` entry is a JSON object with at least ``config`` (a ``ModelConfig``) and
+``class_names``; training adds the task, the recipe, the exact command, seed, wall time, hardware
+and measured metrics. A readable copy of that JSON is written beside the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+from .config import ModelConfig
+from .factory import build_model
+
+__all__ = ["CheckpointError", "save_checkpoint", "read_metadata", "load_model", "load_checkpoint",
+           "DEFAULT_CHECKPOINT", "file_sha256"]
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "s3ta_default.safetensors"
+META_KEY = "s3ta"
+
+
+class CheckpointError(ValueError):
+    """A file is not a usable checkpoint of this project; the message says why."""
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, metadata: dict[str, Any],
+                    extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write ``model``'s weights (unwrapped from DDP) and ``metadata`` (JSON-able) to ``path``."""
+    model = getattr(model, "module", model)
+    meta = dict(metadata)
+    meta["config"] = model.config.to_dict()
+    if "class_names" not in meta:
+        raise ValueError("metadata needs class_names")
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    for k, v in (extra_tensors or {}).items():
+        tensors[k] = v.detach().cpu().contiguous()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(meta, indent=1, sort_keys=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    save_file(tensors, str(tmp), metadata={META_KEY: text})
+    tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
+    path.with_suffix(".json").write_text(text + "\n")
+    return path
+
+
+def _check_file(path: Path) -> None:
+    """Refuse anything that does not start like a safetensors file, before parsing it."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(9)
+    header_len = int.from_bytes(head[:8], "little") if len(head) >= 8 else 0
+    if len(head) == 9 and 0 < header_len <= size - 8 and head[8:9] == b"{":
+        return
+    if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
+        raise CheckpointError(f"{path.name} looks like a pickle / torch.save file; only safetensors "
+                              "checkpoints are loaded (pickles can run code). Convert it with "
+                              "safetensors.torch.save_file on a trusted machine.")
+    raise CheckpointError(f"{path.name} is not a readable safetensors file (bad header)")
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's JSON metadata, validated enough to rebuild the model."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path.name} is not a readable safetensors file: {exc}") from exc
+    if META_KEY not in header:
+        raise CheckpointError(f"{path.name} has no S3TA Lab metadata (header key {META_KEY!r}); "
+                              "it is not a checkpoint written by this project")
+    try:
+        meta = json.loads(header[META_KEY])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path.name}: metadata is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict) or "config" not in meta or "class_names" not in meta:
+        raise CheckpointError(f"{path.name}: metadata needs 'config' and 'class_names'")
+    try:
+        config = ModelConfig.from_dict(meta["config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path.name}: bad model config: {exc}") from exc
+    names = meta["class_names"]
+    if not isinstance(names, list) or len(names) != config.num_classes:
+        raise CheckpointError(f"{path.name}: class_names must list {config.num_classes} names")
+    return meta
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"
+                    ) -> tuple[nn.Module, dict[str, Any], dict[str, torch.Tensor]]:
+    """(model in eval mode, metadata, tensors that are not model weights, e.g. optimizer state)."""
+    path = Path(path)
+    meta = read_metadata(path)
+    config = ModelConfig.from_dict(meta["config"])
+    try:
+        model = build_model(config)
+    except ValueError as exc:
+        raise CheckpointError(f"{path.name}: cannot build the model its config describes: {exc}") from exc
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path.name}: cannot read the weights: {exc}") from exc
+    own = model.state_dict()
+    weights = {k: v for k, v in tensors.items() if k in own}
+    extra = {k: v for k, v in tensors.items() if k not in own}
+    missing = sorted(set(own) - set(weights))
+    shapes = [f"{k}: file {tuple(weights[k].shape)} vs config {tuple(own[k].shape)}"
+              for k in weights if weights[k].shape != own[k].shape]
+    if missing or shapes:
+        raise CheckpointError(f"{path.name}: weights do not match its config: "
+                              f"{len(missing)} missing (e.g. {missing[:3]}), "
+                              f"{len(shapes)} mis-shaped (e.g. {shapes[:2]})")
+    model.load_state_dict(weights)
+    model.to(device).eval()
+    return model, meta, extra
+
+
+def load_model(path: str | Path | None = None, device: str | torch.device = "cpu") -> nn.Module:
+    """The model of a checkpoint in eval mode; ``None`` is the shipped default in ``assets/``.
+
+    The metadata stays available as ``model.metadata``.
+    """
+    model, meta, _ = load_checkpoint(DEFAULT_CHECKPOINT if path is None else path, device)
+    model.metadata = meta  # type: ignore[assignment]
+    return model

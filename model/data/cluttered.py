@@ -1,0 +1,122 @@
+"""Cluttered Fashion-MNIST: one tinted item among fragments of others on a noisy dark canvas.
+
+Specification (the task other code generates data from):
+- canvas 96x96 RGB float in [0, 1]; background a dark random colour with light noise;
+- the item: a Fashion-MNIST image resized to a random side of 28-44 px, placed fully inside the
+  canvas, tinted a random bright colour, composited with its intensity as opacity;
+- clutter: 6-8 fragments, each a random 9-12 px crop of another item of the same split, tinted,
+  at random positions (drawn before the item, so they may touch its box but never cover it);
+- label: the item's class; box: the tight bounding box (x0, y0, x1, y1) of the item's visible
+  pixels (intensity > 0.1), half-open, in canvas pixels;
+- a canvas is a pure function of (split, index, seed): its generator is seeded with all three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .fashion_mnist import CLASS_NAMES, load_fashion_mnist
+
+__all__ = ["CANVAS", "Canvas", "render_canvas", "ClutteredFashionMNIST", "make_batch"]
+
+CANVAS = 96
+ITEM_SIDE = (28, 44)
+FRAGMENTS = (6, 8)
+FRAGMENT_SIDE = (9, 12)
+BOX_THRESHOLD = 0.1
+_SPLIT_IDS = {"train": 0, "test": 1}
+
+
+@dataclass(frozen=True)
+class Canvas:
+    image: np.ndarray  # (96, 96, 3) float32 in [0, 1]
+    label: int
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1), half-open
+    item_index: int
+    mask: np.ndarray  # (96, 96) float32: the item's opacity on the canvas
+
+
+def _composite(canvas: np.ndarray, alpha: np.ndarray, colour: np.ndarray, x: int, y: int) -> None:
+    h, w = alpha.shape
+    region = canvas[y:y + h, x:x + w]
+    a = alpha[..., None]
+    region *= 1.0 - a
+    region += a * colour
+
+
+def render_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int,
+                  seed: int = 0) -> Canvas:
+    """Render canvas ``index`` of ``split``; the item is ``images[index % len(images)]``."""
+    n = len(images)
+    rng = np.random.default_rng([seed, _SPLIT_IDS[split], index])
+    canvas = rng.uniform(0.0, 0.25, size=3).astype(np.float32)[None, None, :] \
+        + rng.uniform(0.0, 0.06, size=(CANVAS, CANVAS, 3)).astype(np.float32)
+    canvas = np.ascontiguousarray(canvas, dtype=np.float32)
+
+    item = index % n
+    for _ in range(rng.integers(FRAGMENTS[0], FRAGMENTS[1] + 1)):
+        other = int(rng.integers(n - 1))
+        other += other >= item  # another item than the labelled one
+        side = int(rng.integers(FRAGMENT_SIDE[0], FRAGMENT_SIDE[1] + 1))
+        cx, cy = rng.integers(0, 28 - side + 1, size=2)
+        crop = images[other, cy:cy + side, cx:cx + side].astype(np.float32) / 255.0
+        x, y = rng.integers(0, CANVAS - side + 1, size=2)
+        _composite(canvas, crop, rng.uniform(0.4, 1.0, size=3).astype(np.float32), int(x), int(y))
+
+    side = int(rng.integers(ITEM_SIDE[0], ITEM_SIDE[1] + 1))
+    alpha = cv2.resize(images[item], (side, side), interpolation=cv2.INTER_LINEAR)
+    alpha = alpha.astype(np.float32) / 255.0
+    x, y = (int(v) for v in rng.integers(0, CANVAS - side + 1, size=2))
+    colour = rng.uniform(0.5, 1.0, size=3).astype(np.float32)
+    colour[rng.integers(3)] = 1.0  # bright: at least one channel at full intensity
+    _composite(canvas, alpha, colour, x, y)
+
+    ys, xs = np.nonzero(alpha > BOX_THRESHOLD)
+    box = (x + int(xs.min()), y + int(ys.min()), x + int(xs.max()) + 1, y + int(ys.max()) + 1)
+    mask = np.zeros((CANVAS, CANVAS), np.float32)
+    mask[y:y + side, x:x + side] = alpha
+    np.clip(canvas, 0.0, 1.0, out=canvas)
+    return Canvas(canvas, int(labels[item]), box, item, mask)
+
+
+class ClutteredFashionMNIST(Dataset):
+    """``length`` canvases of ``split``; item i is (image (3, 96, 96) float, label, box (4,))."""
+
+    classes = CLASS_NAMES
+
+    def __init__(self, split: str = "train", length: int | None = None, seed: int = 0,
+                 root: str | None = None) -> None:
+        if split not in _SPLIT_IDS:
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        self.images, self.labels = load_fashion_mnist(split, root)
+        self.split, self.seed = split, seed
+        self.length = len(self.images) if length is None else int(length)
+        if self.length < 1:
+            raise ValueError(f"length must be >= 1, got {length!r}")
+
+    def set_seed(self, seed: int) -> None:
+        """Change the seed (e.g. per epoch, for fresh training canvases)."""
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, torch.Tensor]:
+        if not 0 <= index < self.length:
+            raise IndexError(index)
+        c = render_canvas(self.images, self.labels, self.split, index, self.seed)
+        return torch.from_numpy(c.image).permute(2, 0, 1).contiguous(), c.label, torch.tensor(c.box)
+
+
+def make_batch(split: str, indices: range | list[int], seed: int = 0, root: str | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stack canvases: images (B, 3, 96, 96), labels (B,), boxes (B, 4)."""
+    ds = ClutteredFashionMNIST(split, seed=seed, root=root)
+    items = [ds[i] for i in indices]
+    return (torch.stack([i[0] for i in items]), torch.tensor([i[1] for i in items]),
+            torch.stack([i[2] for i in items]))

@@ -1,0 +1,1 @@
+"""Visualisation and metrics on arrays: overlays, animations, exports. No Streamlit here."""

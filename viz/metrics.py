@@ -1,0 +1,93 @@
+"""Attention-shift metrics on attention maps; pure numpy, layout (..., h, w), maps summing to 1.
+
+Maps live on a coarse grid over the image: cell (i, j) covers the image rectangle
+[j*W/w, (j+1)*W/w) x [i*H/h, (i+1)*H/h). Boxes are (x0, y0, x1, y1), half-open, in image pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["box_weights", "box_mass", "js_divergence", "entropy", "center_of_mass",
+           "com_shift", "peaks"]
+
+EPS = 1e-12
+
+
+def _overlap(lo: np.ndarray, hi: np.ndarray, cells: int, extent: float) -> np.ndarray:
+    """Fraction of each of ``cells`` grid cells over [0, extent) inside [lo, hi): (..., cells)."""
+    edges = np.arange(cells + 1) * (extent / cells)
+    start = np.maximum(edges[:-1], lo[..., None])
+    stop = np.minimum(edges[1:], hi[..., None])
+    return np.clip(stop - start, 0.0, None) / (extent / cells)
+
+
+def box_weights(boxes: np.ndarray, grid: tuple[int, int], image_size: tuple[int, int]) -> np.ndarray:
+    """(..., h, w) fraction of each grid cell's area inside the box; boxes (..., 4)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    (h, w), (H, W) = grid, image_size
+    wx = _overlap(boxes[..., 0], boxes[..., 2], w, W)  # (..., w)
+    wy = _overlap(boxes[..., 1], boxes[..., 3], h, H)  # (..., h)
+    return wy[..., :, None] * wx[..., None, :]
+
+
+def box_mass(attention: np.ndarray, boxes: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """Attention mass inside the box, treating each cell's mass as spread evenly over the cell.
+
+    attention (..., h, w); boxes broadcastable to (..., 4). Returns (...) in [0, 1].
+    """
+    attention = np.asarray(attention, dtype=np.float64)
+    boxes = np.asarray(boxes, dtype=np.float64)
+    extra = attention.ndim - 2 - (boxes.ndim - 1)
+    if extra < 0:
+        raise ValueError(f"boxes {boxes.shape} have more leading dims than attention {attention.shape}")
+    # Boxes index the leading (batch) dims; broadcast over the glance/head dims in between.
+    boxes = boxes.reshape(boxes.shape[:-1] + (1,) * extra + (4,))
+    weights = box_weights(boxes, attention.shape[-2:], image_size)
+    return (attention * weights).sum(axis=(-2, -1))
+
+
+def entropy(attention: np.ndarray) -> np.ndarray:
+    """Shannon entropy in nats of each (h, w) map: (...)."""
+    p = np.asarray(attention, dtype=np.float64)
+    return -(p * np.log(np.clip(p, EPS, None))).sum(axis=(-2, -1))
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Jensen-Shannon divergence in nats between maps p and q (..., h, w): in [0, ln 2]."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    m = 0.5 * (p + q)
+
+    def kl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a * (np.log(np.clip(a, EPS, None)) - np.log(np.clip(b, EPS, None)))).sum(axis=(-2, -1))
+
+    return np.clip(0.5 * kl(p, m) + 0.5 * kl(q, m), 0.0, None)
+
+
+def center_of_mass(attention: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """(..., 2) centre of mass (x, y) in image pixels, cells taken at their centres."""
+    a = np.asarray(attention, dtype=np.float64)
+    h, w = a.shape[-2:]
+    H, W = image_size
+    xs = (np.arange(w) + 0.5) * (W / w)
+    ys = (np.arange(h) + 0.5) * (H / h)
+    total = np.clip(a.sum(axis=(-2, -1)), EPS, None)
+    x = (a.sum(axis=-2) * xs).sum(axis=-1) / total
+    y = (a.sum(axis=-1) * ys).sum(axis=-1) / total
+    return np.stack([x, y], axis=-1)
+
+
+def com_shift(p: np.ndarray, q: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """Euclidean distance in pixels between the centres of mass of p and q: (...)."""
+    return np.linalg.norm(center_of_mass(p, image_size) - center_of_mass(q, image_size), axis=-1)
+
+
+def peaks(attention: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """(..., 2) location (x, y) in image pixels of each map's maximum cell centre: a scanpath
+    when taken over glances."""
+    a = np.asarray(attention)
+    h, w = a.shape[-2:]
+    flat = a.reshape(a.shape[:-2] + (h * w,)).argmax(axis=-1)
+    iy, ix = np.divmod(flat, w)
+    return np.stack([(ix + 0.5) * (image_size[1] / w), (iy + 0.5) * (image_size[0] / h)], axis=-1)
