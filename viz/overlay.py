@@ -1,0 +1,60 @@
+"""Attention maps drawn over images; pure functions on arrays, returning arrays."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["to_uint8", "upsample", "heatmap", "overlay", "draw_box"]
+
+COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS,
+             "jet": cv2.COLORMAP_JET, "magma": cv2.COLORMAP_MAGMA}
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """float in [0, 1] (H, W, 3) -> uint8 (H, W, 3)."""
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def upsample(attention: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) map -> (H, W) float, bilinear, rescaled to keep its total mass."""
+    a = np.asarray(attention, dtype=np.float32)
+    up = cv2.resize(a, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    return up * (a.sum() / max(float(up.sum()), 1e-12))
+
+
+def heatmap(attention: np.ndarray, size: tuple[int, int], cmap: str = "inferno",
+            vmax: float | None = None) -> np.ndarray:
+    """(h, w) map -> (H, W, 3) uint8 colour image, scaled to [0, vmax] (default: the map's max)."""
+    if cmap not in COLORMAPS:
+        raise ValueError(f"cmap must be one of {sorted(COLORMAPS)}, got {cmap!r}")
+    up = upsample(attention, size)
+    top = float(up.max()) if vmax is None else vmax
+    scaled = np.clip(up / max(top, 1e-12), 0.0, 1.0)
+    bgr = cv2.applyColorMap((scaled * 255).astype(np.uint8), COLORMAPS[cmap])
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def overlay(image: np.ndarray, attention: np.ndarray, alpha: float = 0.6, cmap: str = "inferno",
+            vmax: float | None = None) -> np.ndarray:
+    """Blend the attention heatmap over ``image`` ((H, W, 3) float in [0, 1]) -> uint8 (H, W, 3).
+
+    Opacity follows attention, so unattended regions show the image itself.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    h, w = image.shape[:2]
+    colour = heatmap(attention, (h, w), cmap, vmax).astype(np.float32) / 255.0
+    up = upsample(attention, (h, w))
+    weight = alpha * np.clip(up / max(float(up.max() if vmax is None else vmax), 1e-12), 0, 1)
+    blended = image.astype(np.float32) * (1 - weight[..., None]) + colour * weight[..., None]
+    return to_uint8(blended)
+
+
+def draw_box(image: np.ndarray, box: tuple[int, int, int, int], colour=(0, 255, 0),
+             thickness: int = 1) -> np.ndarray:
+    """Copy of a uint8 (H, W, 3) image with the half-open box (x0, y0, x1, y1) outlined."""
+    out = np.ascontiguousarray(image).copy()
+    x0, y0, x1, y1 = (int(v) for v in box)
+    cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, thickness)
+    return out
