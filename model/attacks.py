@@ -45,6 +45,7 @@ class AttackConfig:
     random_start: bool = True
     restarts: int = 1
     early_stop: bool = True
+    select: str = "best"  # "best" iterate per example, or the "last" one (as captum returns)
 
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
@@ -61,6 +62,10 @@ class AttackConfig:
             raise ValueError("target='class' needs target_class, a class index >= 0")
         if not isinstance(self.restarts, int) or not 1 <= self.restarts <= MAX_RESTARTS:
             raise ValueError(f"restarts must be an integer in [1, {MAX_RESTARTS}], got {self.restarts!r}")
+        if self.select not in ("best", "last"):
+            raise ValueError(f"select must be 'best' or 'last', got {self.select!r}")
+        if self.select == "last" and self.restarts != 1:
+            raise ValueError("select='last' needs restarts=1 (which restart's last iterate?)")
 
     @property
     def alpha(self) -> float:
@@ -137,8 +142,9 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
         callback: Callable[[int, int], None] | None = None) -> AttackResult:
     """Attack ``model`` (unrolled for ``glances``) on images (B, 3, H, W) in [0, 1].
 
-    Restarts keep, per example, the first successful iterate, or else the strongest one (highest
-    loss untargeted, lowest targeted). With ``early_stop`` an example stops moving once it
+    With ``select="best"`` restarts keep, per example, the first successful iterate, or else the
+    strongest one (highest loss untargeted, lowest targeted); ``select="last"`` returns the final
+    iterate (where an early-stopped example froze, or after the last step). With ``early_stop`` an example stops moving once it
     succeeds and its forward/backward passes are skipped. ``seed`` fixes the random start and
     random targets, so a CPU run is reproducible bit for bit; ``targets`` overrides the targets.
     ``callback(done, total)`` is called after each step.
@@ -187,12 +193,17 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
             xa = adv[idx].requires_grad_(not last)
             with torch.set_grad_enabled(not last):
                 loss, success, _ = _outcome(model, xa, aim[idx], cfg, glances)
-            better = success | (loss > best_loss[idx] if not cfg.targeted else loss < best_loss[idx])
-            better &= ~done[idx]
-            keep = idx[better]
-            best[keep] = xa.detach()[better]
-            best_loss[keep] = loss.detach()[better]
-            done[idx[success]] = True
+            if cfg.select == "best":
+                improved = loss > best_loss[idx] if not cfg.targeted else loss < best_loss[idx]
+                better = (success | improved) & ~done[idx]
+                keep = idx[better]
+                best[keep] = xa.detach()[better]
+                best_loss[keep] = loss.detach()[better]
+                done[idx[success]] = True
+            elif last:
+                done[idx] = success  # the outcome of the final iterate
+            elif cfg.early_stop:
+                done[idx[success]] = True  # frozen at a successful iterate
             if last:
                 break
             if cfg.early_stop:
@@ -204,6 +215,8 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
             adv[idx[moving]] = new[moving]
             if callback is not None:
                 callback(restart * cfg.steps + step + 1, total)
+        if cfg.select == "last":
+            best = adv.detach()
         if bool(done.all()):
             break
     if callback is not None:

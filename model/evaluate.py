@@ -1,9 +1,17 @@
-"""Evaluate a checkpoint on the Cluttered Fashion-MNIST test split: accuracy, robustness, and
+"""Evaluate checkpoints on the Cluttered Fashion-MNIST test split: accuracy, robustness, and
 where the attention goes, clean and under attack.
 
-    python -m model.evaluate --checkpoint assets/s3ta_default.safetensors --n 2000 --write-metadata
+Robustness grid (S3TA and the baseline side by side; markdown, CSV, JSON and a plotly HTML
+"computational race" figure in --out)::
 
-Reports, at the model's default glance count unless told otherwise: clean accuracy (and per
+    python -m model.evaluate grid --n 500 --glances 1 2 4 8 16 --steps 0 10 20 50 100 --eps 8 16 \
+        --out docs/results
+
+The floor metrics of one checkpoint (optionally written into its metadata)::
+
+    python -m model.evaluate floors --checkpoint assets/s3ta_default.safetensors --n 2000 --write-metadata
+
+``floors`` reports, at the model's default glance count unless told otherwise: clean accuracy (and per
 glance count 1..16 for S3TA); accuracy under PGD-20 towards a random wrong class at 8/255; the
 mass of the glance- and head-averaged attention inside the item's box; and, under targeted
 PGD-20 at 16/255 and 32/255, the mean drop of that mass on the examples where the attack
@@ -18,7 +26,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +38,8 @@ from .attacks import AttackConfig, pgd
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import CANVAS, make_batch
 
-__all__ = ["task_metrics", "attention_on_item", "main", "get_args_parser"]
+__all__ = ["task_metrics", "attention_on_item", "robustness_grid", "grid_markdown", "write_grid",
+           "main", "get_args_parser"]
 
 
 def attention_on_item(attention: torch.Tensor, boxes: torch.Tensor, image_size: int = CANVAS
@@ -99,30 +108,140 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
     return result
 
 
+def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequence[int] = (1, 2, 4, 8, 16),
+                    steps: Sequence[int] = (0, 10, 20, 50), eps_255: Sequence[float] = (8, 16),
+                    targets: Sequence[str] = ("random", "untargeted"), batch_size: int = 100,
+                    seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:
+    """Accuracy under L-inf PGD for every (model, glances, target, eps, steps), with attention on
+    the item clean and adversarial. Each step count is its own attack (the default step size
+    depends on it); the baseline has no glances and is run once, reported as glances=1."""
+    jobs = []
+    for name, model in models.items():
+        g_list = list(glances) if model.config.arch == "s3ta" else [1]
+        for g in g_list:
+            for t in targets:
+                for e in eps_255:
+                    for k in steps:
+                        jobs.append((name, model, g, t, e, k))
+    batches = [make_batch("test", range(s, min(n, s + batch_size)), seed=seed) for s in range(0, n, batch_size)]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(jobs) * len(batches), desc="grid", dynamic_ncols=True)
+    clean_cache: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+    rows = []
+    for name, model, g, t, e, k in jobs:
+        correct, succeeded, mass_clean, mass_adv, t0 = [], [], [], [], time.time()
+        for b, (x, y, boxes) in enumerate(batches):
+            key = (name, g, b)
+            if key not in clean_cache:
+                with torch.no_grad():
+                    out = model(x, glances=g)
+                clean_cache[key] = ((out.logits.argmax(1) == y).numpy(), attention_on_item(out.attention, boxes))
+            cfg = AttackConfig(eps=e / 255, steps=k, target=t)
+            res = pgd(model, x, y, cfg, glances=g, seed=seed * 7919 + b)
+            with torch.no_grad():
+                adv = model(res.images, glances=g)
+            correct.append((adv.logits.argmax(1) == y).numpy())
+            succeeded.append(res.success.numpy())
+            mass_clean.append(clean_cache[key][1])
+            mass_adv.append(attention_on_item(adv.attention, boxes))
+            if bar is not None:
+                bar.update(1)
+        rows.append({"model": name, "arch": model.config.arch, "glances": g, "target": t, "eps_255": e,
+                     "steps": k, "n": n, "acc": float(np.concatenate(correct).mean()),
+                     "attack_success": float(np.concatenate(succeeded).mean()),
+                     "attention_on_item_clean": float(np.concatenate(mass_clean).mean()),
+                     "attention_on_item_adv": float(np.concatenate(mass_adv).mean()),
+                     "seconds": round(time.time() - t0, 2)})
+    if bar is not None:
+        bar.close()
+    return rows
+
+
+def grid_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """One table per (target, eps): rows model x glances, columns attack steps (accuracy)."""
+    out = []
+    for t in dict.fromkeys(r["target"] for r in rows):
+        for e in dict.fromkeys(r["eps_255"] for r in rows):
+            sub = [r for r in rows if r["target"] == t and r["eps_255"] == e]
+            steps = sorted({r["steps"] for r in sub})
+            out.append(f"\n**{t} target, eps {e:g}/255** (accuracy; attention on item clean -> at the most steps)\n")
+            out.append("| model | glances | " + " | ".join(f"{k} steps" for k in steps) + " | attention on item |")
+            out.append("|---|---:|" + "---:|" * len(steps) + "---|")
+            for m, g in dict.fromkeys((r["model"], r["glances"]) for r in sub):
+                cells = {r["steps"]: r for r in sub if r["model"] == m and r["glances"] == g}
+                last = cells[steps[-1]]
+                out.append(f"| {m} | {g} | " + " | ".join(f"{cells[k]['acc']:.3f}" for k in steps) +
+                           f" | {last['attention_on_item_clean']:.2f} -> {last['attention_on_item_adv']:.2f} |")
+    return "\n".join(out) + "\n"
+
+
+def write_grid(rows: Sequence[dict[str, Any]], out_dir: Path, command: str) -> None:
+    """results.md, results.csv, results.json and race_<target>_<eps>.html in ``out_dir``."""
+    import csv
+
+    from viz.plots import race_figure
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps({"command": command, "rows": list(rows)}, indent=1) + "\n")
+    with open(out_dir / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (out_dir / "results.md").write_text(f"Command: `{command}`\n" + grid_markdown(rows))
+    for t in dict.fromkeys(r["target"] for r in rows):
+        for e in dict.fromkeys(r["eps_255"] for r in rows):
+            fig = race_figure(rows, e, t)
+            fig.write_html(out_dir / f"race_{t}_{e:g}.html", include_plotlyjs="cdn")
+
+
 def get_args_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped default")
-    p.add_argument("--n", type=int, default=2000, help="test canvases")
-    p.add_argument("--glances", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--write-metadata", action="store_true",
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = p.add_subparsers(dest="mode", required=True)
+    f = sub.add_parser("floors", help="the floor metrics of one checkpoint")
+    f.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped default")
+    f.add_argument("--n", type=int, default=2000, help="test canvases")
+    f.add_argument("--glances", type=int, default=None)
+    f.add_argument("--write-metadata", action="store_true",
                    help="store the numbers in the checkpoint's metadata (metrics.test)")
-    p.add_argument("--json", type=Path, help="also write the numbers to this file")
+    f.add_argument("--json", type=Path, help="also write the numbers to this file")
+    g = sub.add_parser("grid", help="accuracy under attack over glances x steps x eps")
+    g.add_argument("--checkpoints", type=Path, nargs="+", default=None,
+                   help="default: the shipped default S3TA and the baseline")
+    g.add_argument("--n", type=int, default=500)
+    g.add_argument("--glances", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    g.add_argument("--steps", type=int, nargs="+", default=[0, 10, 20, 50])
+    g.add_argument("--eps", type=float, nargs="+", default=[8, 16], help="in /255 units")
+    g.add_argument("--targets", nargs="+", default=["random", "untargeted"], choices=["random", "untargeted"])
+    g.add_argument("--out", type=Path, default=Path("docs/results"))
+    for q in (f, g):
+        q.add_argument("--batch-size", type=int, default=100)
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--threads", type=int, default=None)
+        q.add_argument("--device", default="cpu")
     return p
 
 
-def main(args: argparse.Namespace) -> dict[str, Any]:
+def main(args: argparse.Namespace) -> Any:
     from .checkpoint import DEFAULT_CHECKPOINT
     if args.threads:
         torch.set_num_threads(args.threads)
+    command = " ".join(shlex.quote(a) for a in ["python", "-m", "model.evaluate", *sys.argv[1:]])
+    if args.mode == "grid":
+        paths = args.checkpoints or [DEFAULT_CHECKPOINT, DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors"]
+        models = {p.stem: load_checkpoint(p, args.device)[0] for p in paths}
+        rows = robustness_grid(models, args.n, args.glances, args.steps, args.eps, args.targets,
+                               args.batch_size, args.seed)
+        write_grid(rows, args.out, command)
+        print(grid_markdown(rows))
+        return rows
     path = args.checkpoint or DEFAULT_CHECKPOINT
-    model, meta, _ = load_checkpoint(path)
+    model, meta, _ = load_checkpoint(path, args.device)
     t0 = time.time()
     result = task_metrics(model, args.n, args.glances, args.batch_size, args.seed)
     result["wall_time_s"] = round(time.time() - t0, 1)
-    result["command"] = " ".join(shlex.quote(a) for a in ["python", "-m", "model.evaluate", *sys.argv[1:]])
+    result["command"] = command
     print(json.dumps(result, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
