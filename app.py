@@ -14,7 +14,7 @@ import torch
 from model import load_model
 from model.inference import Prediction, predict
 from viz.metrics import box_mass
-from viz.overlay import draw_box, overlay
+from viz.overlay import draw_box, enlarge, overlay, to_uint8
 from viz.samples import Sample, load_samples
 
 
@@ -59,9 +59,11 @@ def main() -> None:
 
     maps = pred.attention.mean(axis=1) if head == "mean" else pred.attention[:, int(head.split()[1])]
     masses = box_mass(pred.attention.mean(axis=1), np.array(sample.box), sample.image.shape[:2])
+    zoom = 3  # draw at 3x so 96 px canvases stay crisp and the heatmap smooth
+    big, box = enlarge(sample.image, zoom), tuple(v * zoom for v in sample.box)
     left, right = st.columns([1, 2])
     with left:
-        st.image(draw_box((sample.image * 255).astype(np.uint8), sample.box), width=288,
+        st.image(draw_box(to_uint8(big), box, thickness=2), width=288,
                  caption=f"true class: {sample.class_name}")
         st.subheader(f"Prediction: {classes[pred.label]}")
         for cls, p in pred.top(5):
@@ -70,7 +72,7 @@ def main() -> None:
         st.subheader("Glances (attention over the image)")
         cols = st.columns(min(glances, 4))
         for t in range(glances):
-            frame = draw_box(overlay(sample.image, maps[t]), sample.box)
+            frame = draw_box(overlay(big, maps[t]), box, thickness=2)
             cols[t % len(cols)].image(frame, width=160,
                                       caption=f"glance {t + 1}: {classes[int(pred.step_probs[t].argmax())]}"
                                               f", on item {masses[t]:.0%}")

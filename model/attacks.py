@@ -159,8 +159,10 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     labels = labels.to(x.device)
     gen = torch.Generator(device=x.device)
     gen.manual_seed(int(seed) if seed is not None else torch.seed())
-    with torch.no_grad():
-        num_classes = model(x[:1], glances=glances).logits.shape[1]
+    num_classes = getattr(getattr(model, "config", None), "num_classes", None)
+    if num_classes is None:  # a model without our config: ask it
+        with torch.no_grad():
+            num_classes = model(x[:1], glances=glances).logits.shape[1]
     if targets is not None:
         aim = targets.to(x.device)
     elif cfg.target == "untargeted":
@@ -172,6 +174,7 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     else:
         aim = random_targets(labels, num_classes, gen).to(x.device)
 
+    lo, hi = (x - cfg.eps).clamp_min(0.0), (x + cfg.eps).clamp_max(1.0)  # the L-inf box
     best = x.clone()
     best_loss = torch.full((x.shape[0],), float("inf") if cfg.targeted else -float("inf"),
                            device=x.device)
@@ -181,16 +184,17 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     total = cfg.steps * cfg.restarts
     for restart in range(cfg.restarts):
         delta = _random_start(x, cfg, gen) if cfg.random_start else torch.zeros_like(x)
-        adv = x + delta
+        adv = (x + delta).detach()
         active = ~done  # examples this restart still works on
         for step in range(cfg.steps + 1):
             if step in wanted:
-                trace[(restart, step)] = adv.detach().cpu()
+                trace[(restart, step)] = adv.detach().to("cpu", copy=True)
             idx = active.nonzero().squeeze(1)
             if idx.numel() == 0:
                 break
+            everyone = idx.numel() == x.shape[0]  # no gathers/scatters while all are attacked
             last = step == cfg.steps
-            xa = adv[idx].requires_grad_(not last)
+            xa = (adv if everyone else adv[idx]).detach().requires_grad_(not last)
             with torch.set_grad_enabled(not last):
                 loss, success, _ = _outcome(model, xa, aim[idx], cfg, glances)
             if cfg.select == "best":
@@ -209,10 +213,17 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
             if cfg.early_stop:
                 active[idx[success]] = False
             grad, = torch.autograd.grad(loss.sum(), xa)
-            moving = active[idx]
             new = xa.detach() + _step(grad, cfg)
-            new = x[idx] + _project(new - x[idx], x[idx], cfg)
-            adv[idx[moving]] = new[moving]
+            if cfg.norm == "linf":  # one clamp onto the ball intersected with [0, 1]
+                new = torch.maximum(torch.minimum(new, hi if everyone else hi[idx]), lo if everyone else lo[idx])
+            else:
+                xs = x if everyone else x[idx]
+                new = xs + _project(new - xs, xs, cfg)
+            moving = active[idx]
+            if everyone and bool(moving.all()):
+                adv = new
+            else:
+                adv[idx[moving]] = new[moving]
             if callback is not None:
                 callback(restart * cfg.steps + step + 1, total)
         if cfg.select == "last":

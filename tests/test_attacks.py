@@ -85,3 +85,15 @@ def test_training_mode_model_is_refused():
 def test_bad_settings_say_what_is_allowed(bad):
     with pytest.raises(ValueError):
         AttackConfig(**bad)
+
+
+def test_trace_holds_each_iterate_not_a_view_of_the_last():
+    model = build_model(ModelConfig(backbone_widths=(8, 16, 16), lstm_size=32)).eval()
+    x, y = torch.rand(2, 3, 96, 96), torch.tensor([1, 2])
+    cfg = AttackConfig(eps=8 / 255, steps=3, step_size=1 / 255, target="untargeted", random_start=False,
+                       early_stop=False)
+    res = pgd(model, x, y, cfg, glances=2, trace_steps=[0, 1, 2, 3])
+    assert torch.equal(res.trace[(0, 0)], x)
+    for k in (1, 2, 3):  # each step moves every pixel by at most one step size
+        step = (res.trace[(0, k)] - res.trace[(0, k - 1)]).abs().max()
+        assert 0 < step <= 1 / 255 + 1e-6

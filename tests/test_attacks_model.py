@@ -43,7 +43,9 @@ def test_same_result_as_captum_pgd(model, batch, targeted):
 
 def test_targeted_success_near_certain_at_32(model, batch):
     x, y = batch
-    res = pgd(model, x, y, AttackConfig(eps=32 / 255, steps=20, target="random"), seed=0)
+    # 50 steps of 4/255: the adversarially trained default resists PGD-20 of 1.6/255 steps
+    # at 32/255 on about a third of the canvases (docs/checkpoints.md)
+    res = pgd(model, x, y, AttackConfig(eps=32 / 255, steps=50, step_size=4 / 255, target="random"), seed=0)
     assert res.success.float().mean() >= 0.95
     with torch.no_grad():
         pred = model(res.images).logits.argmax(1)

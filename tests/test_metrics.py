@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from viz.metrics import box_mass, center_of_mass, com_shift, entropy, js_divergence, peaks
+from viz.metrics import (attention_shift, box_mass, center_of_mass, com_shift, entropy,
+                         js_divergence, peaks)
 
 
 def one_hot(h, w, i, j):
@@ -49,3 +50,20 @@ def test_centre_of_mass_shift_and_peaks():
     np.testing.assert_allclose(center_of_mass(half, (32, 32)), [16, 4])
     scan = peaks(np.stack([a, b]), (32, 32))
     np.testing.assert_allclose(scan, [[4, 4], [28, 4]])
+
+
+def test_attention_shift_per_glance_and_head():
+    clean = np.zeros((3, 2, 4, 4))  # (N, heads, h, w)
+    adv = np.zeros((3, 2, 4, 4))
+    clean[..., 0, 0] = 1  # on the item in the top-left cell
+    adv[..., 3, 3] = 1  # pulled to the far corner
+    adv[0] = clean[0]  # the first glance is unmoved
+    r = attention_shift(clean, adv, (32, 32), box=np.array([0, 0, 8, 8]))
+    assert r["js"].shape == (3, 2) and r["peaks_adv"].shape == (3, 2, 2)
+    np.testing.assert_allclose(r["mass_clean"], 1.0)
+    np.testing.assert_allclose(r["mass_adv"], [[1, 1], [0, 0], [0, 0]])
+    np.testing.assert_allclose(r["com_shift"][1:], np.hypot(24, 24))
+    np.testing.assert_allclose(r["js"][0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(r["js"][1:], math.log(2))
+    with pytest.raises(ValueError, match="differ in shape"):
+        attention_shift(clean, adv[:2], (32, 32))

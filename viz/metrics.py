@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["box_weights", "box_mass", "js_divergence", "entropy", "center_of_mass",
-           "com_shift", "peaks"]
+           "com_shift", "peaks", "attention_shift"]
 
 EPS = 1e-12
 
@@ -91,3 +91,26 @@ def peaks(attention: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     flat = a.reshape(a.shape[:-2] + (h * w,)).argmax(axis=-1)
     iy, ix = np.divmod(flat, w)
     return np.stack([(ix + 0.5) * (image_size[1] / w), (iy + 0.5) * (image_size[0] / h)], axis=-1)
+
+
+def attention_shift(clean: np.ndarray, adv: np.ndarray, image_size: tuple[int, int],
+                    box: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every clean-vs-adversarial readout for maps (..., N, heads, h, w), per glance and head.
+
+    Returns arrays of shape (..., N, heads): ``js``, ``com_shift``, ``entropy_clean``,
+    ``entropy_adv`` (and ``mass_clean``, ``mass_adv`` in ``box`` when given); plus
+    ``peaks_clean`` and ``peaks_adv`` (..., N, heads, 2): the scanpaths in pixels.
+    """
+    clean = np.asarray(clean, dtype=np.float64)
+    adv = np.asarray(adv, dtype=np.float64)
+    if clean.shape != adv.shape:
+        raise ValueError(f"clean and adversarial maps differ in shape: {clean.shape} vs {adv.shape}")
+    out = {"js": js_divergence(clean, adv), "com_shift": com_shift(clean, adv, image_size),
+           "entropy_clean": entropy(clean), "entropy_adv": entropy(adv),
+           "peaks_clean": peaks(clean, image_size), "peaks_adv": peaks(adv, image_size)}
+    if box is not None:
+        box = np.asarray(box, dtype=np.float64)
+        weights = box_weights(box, clean.shape[-2:], image_size)
+        out["mass_clean"] = (clean * weights).sum(axis=(-2, -1))
+        out["mass_adv"] = (adv * weights).sum(axis=(-2, -1))
+    return out

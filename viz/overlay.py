@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["to_uint8", "upsample", "heatmap", "overlay", "draw_box"]
+__all__ = ["to_uint8", "upsample", "heatmap", "overlay", "draw_box", "enlarge"]
 
 COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS,
              "jet": cv2.COLORMAP_JET, "magma": cv2.COLORMAP_MAGMA}
@@ -58,3 +58,10 @@ def draw_box(image: np.ndarray, box: tuple[int, int, int, int], colour=(0, 255, 
     x0, y0, x1, y1 = (int(v) for v in box)
     cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, thickness)
     return out
+
+
+def enlarge(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement (H, W, C) -> (H*f, W*f, C), so small canvases stay crisp."""
+    if not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor!r}")
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
