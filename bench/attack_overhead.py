@@ -24,6 +24,8 @@ import torch.nn.functional as F
 
 from model import AttackConfig, load_model, pgd
 from model.data import make_batch
+from model.inference import LogitsOnly
+from report import emit  # bench/report.py, beside this script
 
 
 def best_time(fn, repeats: int) -> float:
@@ -75,15 +77,8 @@ def main() -> None:
     try:
         import torchattacks
 
-        class Logits(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.inner = model
-
-            def forward(self, inp):
-                return logits(inp)
-
-        ta = torchattacks.PGD(Logits().eval(), eps=eps, alpha=alpha, steps=steps, random_start=True)
+        ta = torchattacks.PGD(LogitsOnly(model, glances).eval(), eps=eps, alpha=alpha, steps=steps,
+                              random_start=True)
         candidates["torchattacks.PGD"] = lambda: ta(x, y)
     except ImportError:
         pass
@@ -120,11 +115,7 @@ def main() -> None:
     lines += [f"| {n} | {ms:.1f} | {r:.3f} | {lo:.3f} | {hi:.3f} |" for n, ms, r, lo, hi in rows]
     lines += ["", "| PGD-20 latency (ours, random target, no early stop) | seconds |", "|---|---:|",
               f"| 1 image | {one:.3f} |", f"| 100-image batch | {hundred:.3f} |"]
-    text = "\n".join(lines)
-    print(text)
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write(text + "\n")
+    emit(lines, args.md)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import torch
 
 from model import AttackConfig, load_model, pgd
 from model.data import make_batch
+from model.inference import LogitsOnly
+from report import emit  # bench/report.py, beside this script
 
 
 def main() -> None:
@@ -33,18 +35,15 @@ def main() -> None:
     glances = model.config.glances
     eps = args.eps / 255
 
-    class Logits(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = model
-
-        def forward(self, inp):
-            return model(inp, glances=glances).logits
-
-    wrapped = Logits().eval()
+    wrapped = LogitsOnly(model, glances).eval()
     attacks = {
         f"ours PGD-{args.steps} (1/255 steps, random start)":
             lambda x, y: pgd(model, x, y, AttackConfig(eps=eps, steps=args.steps, target="untargeted"), seed=0).images,
+        f"ours PGD-{args.steps} (2/255 steps, random start)":
+            lambda x, y: pgd(model, x, y, AttackConfig(eps=eps, steps=args.steps, step_size=2 / 255,
+                                                       target="untargeted"), seed=0).images,
+        f"ours PGD-{5 * args.steps} (default steps, random start)":
+            lambda x, y: pgd(model, x, y, AttackConfig(eps=eps, steps=5 * args.steps, target="untargeted"), seed=0).images,
         f"ours PGD-{args.steps} x 3 restarts":
             lambda x, y: pgd(model, x, y, AttackConfig(eps=eps, steps=args.steps, target="untargeted", restarts=3), seed=0).images,
         f"torchattacks PGD-{args.steps} (alpha 2/255)":
@@ -66,11 +65,7 @@ def main() -> None:
     lines = [f"Shipped default S3TA, {glances} glances, {args.n} test canvases, untargeted L-inf "
              f"eps {args.eps:g}/255.", "", "| attack | robust accuracy | seconds |", "|---|---:|---:|"]
     lines += [f"| {n} | {a:.3f} | {t:.0f} |" for n, a, t in rows]
-    text = "\n".join(lines)
-    print(text)
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write(text + "\n")
+    emit(lines, args.md)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["Prediction", "predict", "model_device"]
+__all__ = ["Prediction", "predict", "model_device", "LogitsOnly"]
 
 
 @dataclass(frozen=True)
@@ -42,3 +42,16 @@ def predict(model: nn.Module, image: np.ndarray, glances: int | None = None) -> 
     return Prediction(out.logits.softmax(-1)[0].cpu().numpy(),
                       out.step_logits.softmax(-1)[0].cpu().numpy(),
                       out.attention[0].cpu().numpy())
+
+
+class LogitsOnly(nn.Module):
+    """``model`` unrolled for a fixed glance count, returning logits only: the plain
+    image -> logits callable that captum, torchattacks and similar libraries expect."""
+
+    def __init__(self, model: nn.Module, glances: int | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.glances = glances
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x, glances=self.glances).logits

@@ -9,6 +9,7 @@ from captum.robust import PGD as CaptumPGD
 from model import AttackConfig, load_model, pgd
 from model.data import make_batch
 from model.evaluate import get_args_parser, main
+from model.inference import LogitsOnly
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,7 @@ def batch():
 def test_same_result_as_captum_pgd(model, batch, targeted):
     x, y = batch[0][:8], batch[1][:8]
     target = (y + 3) % 10 if targeted else y
-    ref = CaptumPGD(lambda inp: model(inp, glances=4).logits,
-                    torch.nn.CrossEntropyLoss(reduction="none"), 0.0, 1.0)
+    ref = CaptumPGD(LogitsOnly(model, glances=4), torch.nn.CrossEntropyLoss(reduction="none"), 0.0, 1.0)
     # captum leaves pixels with |grad| <= 1e-6 where they are (FGSM.zero_thresh); plain PGD, and
     # ours, step by sign(grad) everywhere. With the threshold at 0 the maths are the same.
     ref.fgsm.zero_thresh = 0.0
