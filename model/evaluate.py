@@ -66,26 +66,28 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(starts), desc="evaluate", dynamic_ncols=True)
+    device = next(model.parameters()).device
     for b, start in enumerate(starts):
         x, y, boxes = make_batch("test", range(start, min(n, start + batch_size)), seed=seed)
+        x, y = x.to(device), y.to(device)
         with torch.no_grad():
             out = model(x, glances=max(glances, max(per_glance)))
             for i, g in enumerate(per_glance):
                 correct_by_glance[i] += float((out.step_logits[:, g - 1].argmax(1) == y).sum())
             out = model(x, glances=glances)
-        clean.append((out.logits.argmax(1) == y).numpy())
+        clean.append((out.logits.argmax(1) == y).cpu().numpy())
         m_clean = attention_on_item(out.attention, boxes)
         mass.append(m_clean)
         res = pgd(model, x, y, AttackConfig(eps=8 / 255, steps=attack_steps, target="random"),
                   glances=glances, seed=seed * 7919 + b)
         with torch.no_grad():
-            robust.append((model(res.images, glances=glances).logits.argmax(1) == y).numpy())
+            robust.append((model(res.images, glances=glances).logits.argmax(1) == y).cpu().numpy())
         for eps in ("16", "32"):
             res = pgd(model, x, y, AttackConfig(eps=int(eps) / 255, steps=attack_steps, target="random"),
                       glances=glances, seed=seed * 7919 + b + 1)
             with torch.no_grad():
                 adv = model(res.images, glances=glances)
-            ok = res.success.numpy()
+            ok = res.success.cpu().numpy()
             success[eps].append(ok)
             drops[eps].append((m_clean - attention_on_item(adv.attention, boxes))[ok])
         if bar is not None:
@@ -132,18 +134,21 @@ def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequenc
     rows = []
     for name, model, g, t, e, k in jobs:
         correct, succeeded, mass_clean, mass_adv, t0 = [], [], [], [], time.time()
+        device = next(model.parameters()).device
         for b, (x, y, boxes) in enumerate(batches):
+            x, y = x.to(device), y.to(device)
             key = (name, g, b)
             if key not in clean_cache:
                 with torch.no_grad():
                     out = model(x, glances=g)
-                clean_cache[key] = ((out.logits.argmax(1) == y).numpy(), attention_on_item(out.attention, boxes))
+                clean_cache[key] = ((out.logits.argmax(1) == y).cpu().numpy(),
+                                    attention_on_item(out.attention, boxes))
             cfg = AttackConfig(eps=e / 255, steps=k, target=t)
             res = pgd(model, x, y, cfg, glances=g, seed=seed * 7919 + b)
             with torch.no_grad():
                 adv = model(res.images, glances=g)
-            correct.append((adv.logits.argmax(1) == y).numpy())
-            succeeded.append(res.success.numpy())
+            correct.append((adv.logits.argmax(1) == y).cpu().numpy())
+            succeeded.append(res.success.cpu().numpy())
             mass_clean.append(clean_cache[key][1])
             mass_adv.append(attention_on_item(adv.attention, boxes))
             if bar is not None:
