@@ -62,7 +62,9 @@ def test_accuracy_does_not_rise_with_epsilon_or_steps(model, batch):
     x, y = batch[0][:32], batch[1][:32]
     by_eps = [robust_acc(model, x, y, e, 10) for e in (0, 4, 8, 16, 32)]
     assert all(a >= b for a, b in zip(by_eps, by_eps[1:])), by_eps
-    assert by_eps[-1] <= 0.1  # a large enough ball always wins: no gradient masking
+    # a large enough ball, searched long enough, always wins: no gradient masking
+    res = pgd(model, x, y, AttackConfig(eps=32 / 255, steps=50, step_size=4 / 255, target="untargeted"), seed=0)
+    assert res.success.float().mean() >= 0.95
     by_steps = [robust_acc(model, x, y, 8, k) for k in (1, 5, 20)]
     assert all(a >= b for a, b in zip(by_steps, by_steps[1:])), by_steps
 
