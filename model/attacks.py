@@ -127,13 +127,13 @@ def _step(grad: torch.Tensor, cfg: AttackConfig) -> torch.Tensor:
 
 
 def _outcome(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig,
-             glances: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+             glances: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """(per-example loss, success) at ``x``; with grad when x requires it."""
     logits = model(x, glances=glances).logits  # (B, C)
     loss = F.cross_entropy(logits, labels, reduction="none")  # (B,)
     pred = logits.argmax(dim=1)
     success = pred == labels if cfg.targeted else pred != labels
-    return loss, success, logits
+    return loss, success
 
 
 def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, *,
@@ -196,7 +196,7 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
             last = step == cfg.steps
             xa = (adv if everyone else adv[idx]).detach().requires_grad_(not last)
             with torch.set_grad_enabled(not last):
-                loss, success, _ = _outcome(model, xa, aim[idx], cfg, glances)
+                loss, success = _outcome(model, xa, aim[idx], cfg, glances)
             if cfg.select == "best":
                 improved = loss > best_loss[idx] if not cfg.targeted else loss < best_loss[idx]
                 better = (success | improved) & ~done[idx]

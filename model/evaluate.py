@@ -56,7 +56,6 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
     glances = glances or model.config.glances
     is_s3ta = model.config.arch == "s3ta"
     per_glance = list(range(1, 17)) if is_s3ta else [1]
-    sums: dict[str, float] = {}
     correct_by_glance = np.zeros(len(per_glance))
     drops: dict[str, list[np.ndarray]] = {"16": [], "32": []}
     success: dict[str, list[np.ndarray]] = {"16": [], "32": []}

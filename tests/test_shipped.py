@@ -3,7 +3,6 @@ numbers are in docs/checkpoints.md)."""
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 

@@ -10,7 +10,7 @@ import torch
 
 from model import ModelConfig, build_model, load_model
 from model.data import make_batch
-from model.train import AdvConfig, TrainConfig, adversarial_batch, get_args_parser, glance_loss, main
+from model.train import AdvConfig, adversarial_batch, get_args_parser, glance_loss, main
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "model.backbone_widths=[8,16,16]", "--set", "model.lstm_size=32",
