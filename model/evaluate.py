@@ -53,8 +53,8 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
                  batch_size: int = 100, seed: int = 0, attack_steps: int = 20,
                  progress: bool = True) -> dict[str, Any]:
     """The issue's floor metrics on the first ``n`` test canvases (seed ``seed``)."""
-    glances = glances or model.config.glances
     is_s3ta = model.config.arch == "s3ta"
+    glances = glances or (model.config.glances if is_s3ta else 1)  # the baseline has no glances
     per_glance = list(range(1, 17)) if is_s3ta else [1]
     correct_by_glance = np.zeros(len(per_glance))
     drops: dict[str, list[np.ndarray]] = {"16": [], "32": []}
