@@ -69,13 +69,12 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
     for b, start in enumerate(starts):
         x, y, boxes = make_batch("test", range(start, min(n, start + batch_size)), seed=seed)
         x, y = x.to(device), y.to(device)
-        with torch.no_grad():
+        with torch.no_grad():  # one unroll serves every count: glance t never sees later ones
             out = model(x, glances=max(glances, max(per_glance)))
-            for i, g in enumerate(per_glance):
-                correct_by_glance[i] += float((out.step_logits[:, g - 1].argmax(1) == y).sum())
-            out = model(x, glances=glances)
-        clean.append((out.logits.argmax(1) == y).cpu().numpy())
-        m_clean = attention_on_item(out.attention, boxes)
+        for i, g in enumerate(per_glance):
+            correct_by_glance[i] += float((out.step_logits[:, g - 1].argmax(1) == y).sum())
+        clean.append((out.step_logits[:, glances - 1].argmax(1) == y).cpu().numpy())
+        m_clean = attention_on_item(out.attention[:, :glances], boxes)
         mass.append(m_clean)
         res = pgd(model, x, y, AttackConfig(eps=8 / 255, steps=attack_steps, target="random"),
                   glances=glances, seed=seed * 7919 + b)
@@ -129,7 +128,7 @@ def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequenc
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(jobs) * len(batches), desc="grid", dynamic_ncols=True)
-    clean_cache: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+    clean_mass: dict[tuple[str, int, int], np.ndarray] = {}
     rows = []
     for name, model, g, t, e, k in jobs:
         correct, succeeded, mass_clean, mass_adv, t0 = [], [], [], [], time.time()
@@ -137,18 +136,16 @@ def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequenc
         for b, (x, y, boxes) in enumerate(batches):
             x, y = x.to(device), y.to(device)
             key = (name, g, b)
-            if key not in clean_cache:
+            if key not in clean_mass:
                 with torch.no_grad():
-                    out = model(x, glances=g)
-                clean_cache[key] = ((out.logits.argmax(1) == y).cpu().numpy(),
-                                    attention_on_item(out.attention, boxes))
+                    clean_mass[key] = attention_on_item(model(x, glances=g).attention, boxes)
             cfg = AttackConfig(eps=e / 255, steps=k, target=t)
             res = pgd(model, x, y, cfg, glances=g, seed=seed * 7919 + b)
             with torch.no_grad():
                 adv = model(res.images, glances=g)
             correct.append((adv.logits.argmax(1) == y).cpu().numpy())
             succeeded.append(res.success.cpu().numpy())
-            mass_clean.append(clean_cache[key][1])
+            mass_clean.append(clean_mass[key])
             mass_adv.append(attention_on_item(adv.attention, boxes))
             if bar is not None:
                 bar.update(1)
