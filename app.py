@@ -1,81 +1,364 @@
-"""S3TA Lab: where the attention of the shipped S3TA model goes, glance by glance.
+"""S3TA Lab: where a sequential attention classifier looks, glance by glance, and how an
+adversarial attack pulls its attention away.
 
     streamlit run app.py
 
-UI only: the model, metrics and drawing live in ``model/`` and ``viz/``.
+UI only: computation lives in ``viz/lab.py`` (cached, shared by sessions), drawing in ``viz/``.
 """
 
 from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 import torch
 
-from model import load_model
-from model.inference import Prediction, predict
-from viz.metrics import box_mass
-from viz.overlay import draw_box, enlarge, overlay, to_uint8
+from model.attacks import MAX_RESTARTS, AttackConfig
+from model.checkpoint import CheckpointError, file_sha256, load_model
+from viz.animation import probability_figure
+from viz.cache import BusyError
+from viz.catalog import MAX_CHECKPOINT_BYTES, Entry, describe, list_checkpoints, load_uploaded
+from viz.export import FORMATS, MIME
+from viz.frames import amplified_perturbation, attribution_image, glance_frames
+from viz.images import FIT_MODES, ImageError, domain_warnings, prepare_image
+from viz.lab import Lab, Subject
+from viz.overlay import COLORMAPS
 from viz.samples import Sample, load_samples
+from viz.views import Display, drift_figure, glance_figure, perturbation_norms, pull_readout
+
+MAX_GLANCES = 32
+MAX_EPS_255 = 32
+MAX_STEPS = 200
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
+SECTIONS = ["Probabilities", "Attention pull", "Perturbation", "Attack drift", "Attributions", "Export",
+            "Model"]
+TARGETS = {"random wrong class": "random", "chosen class": "class", "untargeted": "untargeted"}
+
+
+# ---------------------------------------------------------------- shared, once per process
+def device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def shipped_model(path: str, mtime: float) -> tuple[torch.nn.Module, str]:
+    """A checkpoint from disk with its sha256; one copy per process, shared read-only."""
+    return load_model(path, device()), file_sha256(path)
+
+
+@st.cache_resource(show_spinner="Loading the uploaded checkpoint…", max_entries=4)
+def uploaded_model(sha256: str, _data: bytes) -> torch.nn.Module:
+    return load_uploaded(_data, device())
 
 
 @st.cache_resource
-def get_model() -> torch.nn.Module:
-    """Loaded once per process and shared read-only by every session."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    return load_model(device=device)
+def lab() -> Lab:
+    return Lab(max_attacks=int(os.environ.get("S3TA_MAX_ATTACKS", "2")))
 
 
 @st.cache_resource
-def get_samples() -> list[Sample]:
+def samples() -> list[Sample]:
     return load_samples()
 
 
-@st.cache_data(max_entries=256)
-def run_model(sample_name: str, glances: int) -> Prediction:
-    sample = next(s for s in get_samples() if s.name == sample_name)
-    return predict(get_model(), sample.image, glances)
+@st.cache_data(ttl=30, show_spinner=False)
+def catalog() -> tuple[list[Entry], list[str]]:
+    return list_checkpoints()
 
 
-def controls_ui(samples: list[Sample], default_glances: int) -> tuple[Sample, int, str]:
-    st.sidebar.header("Input")
-    names = {f"{s.class_name} ({s.name})": s for s in samples}
-    sample = names[st.sidebar.selectbox("Sample", list(names))]
-    glances = st.sidebar.slider("Glances", 1, 16, default_glances)
-    head = st.sidebar.radio("Heads", ["mean", *[f"head {i}" for i in range(get_model().config.heads)]],
-                            horizontal=True)
-    return sample, glances, head
+# ---------------------------------------------------------------- sidebar
+@dataclass(frozen=True)
+class ModelChoice:
+    model: torch.nn.Module
+    key: str
+    name: str
 
 
+def choose_model() -> ModelChoice | None:
+    st.sidebar.header("Model")
+    entries, problems = catalog()
+    labels = [e.label for e in entries] + ["Upload a checkpoint…"]
+    pick = st.sidebar.selectbox("Checkpoint", labels, key="model_choice")
+    for p in problems:
+        st.sidebar.caption(f"skipped: {p}")
+    if pick != labels[-1]:
+        entry = entries[labels.index(pick)]
+        try:
+            model, sha = shipped_model(str(entry.path), entry.path.stat().st_mtime)
+        except (CheckpointError, OSError) as exc:
+            st.error(f"Cannot open {entry.path.name}: {exc}")
+            return None
+        return ModelChoice(model, sha, entry.path.name)
+    up = st.sidebar.file_uploader("safetensors checkpoint", type=["safetensors"], key="ckpt_upload",
+                                  help=f"Only safetensors files written by S3TA Lab; at most "
+                                       f"{MAX_CHECKPOINT_BYTES // 2**20} MB. Pickles are refused.")
+    if up is None:
+        st.info("Upload a checkpoint in the sidebar, or pick a listed one.")
+        return None
+    data = up.getvalue()
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        return ModelChoice(uploaded_model(sha, data), sha, up.name)
+    except CheckpointError as exc:
+        st.error(f"This checkpoint cannot be used: {exc}")
+        return None
+
+
+@dataclass(frozen=True)
+class ImageChoice:
+    image: np.ndarray
+    key: str
+    name: str
+    label: int | None
+    box: tuple[int, int, int, int] | None
+    notes: tuple[str, ...]
+
+
+def choose_image(size: int, class_names: list[str]) -> ImageChoice | None:
+    st.sidebar.header("Image")
+    source = st.sidebar.radio("Source", ["Gallery", "Upload"], horizontal=True, key="source")
+    if source == "Gallery":
+        gallery = samples()
+        names = [f"{s.class_name} ({s.name})" for s in gallery]
+        sample = gallery[names.index(st.sidebar.selectbox("Sample", names, key="sample"))]
+        if sample.image.shape[:2] != (size, size):
+            st.warning(f"The gallery holds {sample.image.shape[0]} px canvases of the default task; "
+                       f"this model takes {size} px. Upload an image instead.")
+            return None
+        label = sample.label if class_names[sample.label] == sample.class_name else None
+        return ImageChoice(sample.image, f"sample:{sample.name}", sample.name, label, sample.box, ())
+    up = st.sidebar.file_uploader("Image file", type=UPLOAD_TYPES, key="image_upload")
+    fit = st.sidebar.selectbox("Fit to the model's square input", FIT_MODES, key="fit")
+    if up is None:
+        st.info("Upload an image in the sidebar (PNG, JPEG, WebP, GIF, BMP, TIFF), or pick one "
+                "from the gallery.")
+        return None
+    data = up.getvalue()
+    try:
+        prepared = prepare_image(data, size, fit)
+    except ImageError as exc:
+        st.error(f"{up.name}: {exc}")
+        return None
+    box = None
+    if st.sidebar.checkbox("Mark the object's box", value=False, key="use_box",
+                           help="The attention-pull readout then measures attention mass inside it."):
+        x0, y0, x1, y1 = prepared.content
+        xs = st.sidebar.slider("Box x range (px)", 0, size, (x0, x1), key="box_x")
+        ys = st.sidebar.slider("Box y range (px)", 0, size, (y0, y1), key="box_y")
+        if xs[1] > xs[0] and ys[1] > ys[0]:
+            box = (xs[0], ys[0], xs[1], ys[1])
+        else:
+            st.sidebar.warning("The box is empty; widen it.")
+    key = f"upload:{hashlib.sha256(data).hexdigest()}:{fit}"
+    return ImageChoice(prepared.image, key, up.name, None, box, tuple(prepared.notes))
+
+
+def choose_attack(class_names: list[str]) -> tuple[AttackConfig, int] | None:
+    st.sidebar.header("Attack (PGD)")
+    norm = st.sidebar.radio("Norm", ["L-inf", "L2"], horizontal=True, key="norm")
+    if norm == "L-inf":
+        eps_255 = st.sidebar.slider("Epsilon (/255)", 0, MAX_EPS_255, 16, key="eps",
+                                    help="Largest change of any pixel value, in 1/255 units.")
+        eps = eps_255 / 255
+    else:
+        eps = st.sidebar.slider("Epsilon (L2 norm)", 0.0, 10.0, 2.0, 0.25, key="eps_l2",
+                                help="Largest L2 norm of the perturbation, pixels in [0, 1].")
+    steps = st.sidebar.slider("Steps", 1, MAX_STEPS, 20, key="steps")
+    target = TARGETS[st.sidebar.selectbox("Target", list(TARGETS), key="target")]
+    target_class = None
+    if target == "class":
+        target_class = class_names.index(st.sidebar.selectbox("Target class", class_names, key="target_class"))
+    restarts = st.sidebar.slider("Restarts", 1, min(MAX_RESTARTS, 10), 1, key="restarts")
+    seed = int(st.sidebar.number_input("Seed", 0, 2**31 - 1, 0, key="seed"))
+    early = st.sidebar.checkbox("Stop once it succeeds", value=True, key="early_stop")
+    try:
+        return AttackConfig(norm="linf" if norm == "L-inf" else "l2", eps=eps, steps=steps, target=target,
+                            target_class=target_class, restarts=restarts, early_stop=early), seed
+    except ValueError as exc:
+        st.sidebar.error(str(exc))
+        return None
+
+
+def choose_display(heads: int) -> Display:
+    st.sidebar.header("Display")
+    head = st.sidebar.radio("Heads", ["mean"] + [str(i) for i in range(heads)], horizontal=True, key="head")
+    cmap = st.sidebar.selectbox("Colour map", list(COLORMAPS), key="cmap")
+    alpha = st.sidebar.slider("Heatmap opacity", 0.0, 1.0, 0.6, 0.05, key="alpha")
+    return Display(None if head == "mean" else int(head), cmap, alpha)
+
+
+# ---------------------------------------------------------------- page sections
+def top5(pred, class_names: list[str], title: str) -> None:
+    st.markdown(f"**{title}: {class_names[pred.label]}**")
+    for cls, p in pred.top(5):
+        st.progress(float(p), text=f"{class_names[cls]}: {p:.1%}")
+
+
+def pull_section(subject: Subject, clean, run, display: Display) -> None:
+    size = subject.image.shape[:2]
+    r = pull_readout(clean, run, size, subject.box, display.head)
+    n = len(r["js"])
+    rows = {"glance": list(range(1, n + 1)), "JS divergence (nats)": np.round(r["js"], 4),
+            "centre-of-mass shift (px)": np.round(r["com_shift"], 2)}
+    if "mass_clean" in r:
+        rows["mass in box, clean"] = np.round(r["mass_clean"], 3)
+        rows["mass in box, adversarial"] = np.round(r["mass_adv"], 3)
+        st.metric("Attention mass in the box, last glance", f"{r['mass_adv'][-1]:.0%}",
+                  delta=f"{(r['mass_adv'][-1] - r['mass_clean'][-1]) * 100:+.1f} points vs clean")
+    else:
+        st.caption("No object box: mark one in the sidebar to measure attention mass on the object.")
+    st.dataframe(rows, hide_index=True)
+
+
+def probabilities_section(clean, run, label: int, class_names: list[str]) -> None:
+    curves = {"clean": clean.step_probs} | ({"adversarial": run.prediction.step_probs} if run else {})
+    shown = sorted({clean.label, label} | ({run.prediction.label, run.target} if run else set()))
+    st.caption("Class probabilities after each glance (solid: clean, dashed: adversarial).")
+    st.plotly_chart(probability_figure(curves, class_names, shown), key="probs_chart")
+
+
+def perturbation_section(image: np.ndarray, run) -> None:
+    picture, gain = amplified_perturbation(image, run.image)
+    norms = perturbation_norms(image, run.image)
+    c1, c2 = st.columns([1, 2])
+    c1.image(picture, caption=f"perturbation × {gain:.0f} (grey = 0)", width=288)
+    c2.metric("L-inf", f"{norms['linf_255']:.1f} / 255")
+    c2.metric("L2", f"{norms['l2']:.3f}")
+    c2.metric("pixel values changed", f"{norms['changed']:.0%}")
+    c2.caption(f"Attack norm: {run.config.norm}. The perturbation is scaled so its largest entry reaches "
+               "black or white.")
+
+
+def attribution_section(subject: Subject, clean, run, display: Display) -> None:
+    with st.spinner("Computing Saliency and Integrated Gradients…"):
+        attrs = lab().attributions(subject, run)
+    runs = [("clean", subject.image, clean)] + ([("adversarial", run.image, run.prediction)] if run else [])
+    names = subject.class_names
+    for name, img, pred in runs:
+        st.markdown(f"**{name}** (for its predicted class, {names[pred.label]})")
+        cols = st.columns(3)
+        mean_attention = pred.attention.mean(axis=0, keepdims=True)  # over glances
+        cols[0].image(glance_frames(img, mean_attention, display.head, 3, display.cmap, display.alpha,
+                                    subject.box, scanpath=False)[0],
+                      caption="attention (mean over glances)", width=240)
+        cols[1].image(attribution_image(attrs[f"saliency/{name}"], img, cmap=display.cmap),
+                      caption="captum Saliency |∂logit/∂x|", width=240)
+        cols[2].image(attribution_image(attrs[f"integrated_gradients/{name}"], img, cmap=display.cmap),
+                      caption="captum Integrated Gradients (black baseline)", width=240)
+
+
+def export_section(subject: Subject, run, display: Display, model_name: str) -> None:
+    key = (subject.key, None if run is None else id(run), display)
+    prepared = st.session_state.get("exports")
+    if st.button("Prepare exports", key="prepare_exports",
+                 help="GIF, WebM, PNG strip, standalone HTML and NPZ of what is shown"):
+        with st.spinner("Rendering exports…"):
+            files = lab().exports(subject, run, display, {"name": model_name, "sha256": subject.model_key})
+        st.session_state["exports"] = prepared = {"key": key, "files": files}
+    if not prepared or prepared["key"] != key:
+        st.caption("Exports follow the current image, attack and display settings.")
+        return
+    stem = os.path.splitext(subject.image_name)[0] + ("_adv" if run else "")
+    cols = st.columns(len(FORMATS))
+    for col, fmt in zip(cols, FORMATS):
+        data = prepared["files"][fmt]
+        col.download_button(f"{fmt.upper()} ({len(data) / 1024:.0f} KB)", data, f"{stem}.{fmt}", MIME[fmt],
+                            key=f"download_{fmt}", on_click="ignore")
+
+
+def model_section(choice: ModelChoice) -> None:
+    meta = choice.model.metadata
+    st.json(describe(meta), expanded=False)
+    with st.expander("Full metadata"):
+        st.json({k: v for k, v in meta.items() if k != "history"}, expanded=False)
+
+
+# ---------------------------------------------------------------- page
 def main() -> None:
     st.set_page_config(page_title="S3TA Lab", layout="wide")
     st.title("S3TA Lab")
-    model = get_model()
-    meta = model.metadata
-    classes = meta["class_names"]
-    st.caption(f"Model: {meta.get('task', '?')} · {model.config.arch} · "
-               f"device: {next(model.parameters()).device}")
-    sample, glances, head = controls_ui(get_samples(), model.config.glances)
-    pred = run_model(sample.name, glances)
+    choice = choose_model()
+    if choice is None:
+        return
+    model = choice.model
+    class_names = list(model.metadata["class_names"])
+    config = model.config
+    st.caption(f"Model **{choice.name}** · {model.metadata.get('task', 'unknown task')} · "
+               f"{config.arch} · {len(class_names)} classes · device: **{device()}**")
+    picked = choose_image(config.image_size, class_names)
+    glances = st.sidebar.slider("Glances", 1, MAX_GLANCES, min(config.glances, MAX_GLANCES), key="glances")
+    attack_choice = choose_attack(class_names)
+    display = choose_display(getattr(config, "heads", 1) if config.arch == "s3ta" else 1)
+    if picked is None:
+        return
+    for note in picked.notes:
+        st.caption(note)
+    for warning in domain_warnings(picked.image, model.metadata.get("input_stats")):
+        st.warning(f"This image is far from the training data: {warning}. Predictions may mean little.")
 
-    maps = pred.attention.mean(axis=1) if head == "mean" else pred.attention[:, int(head.split()[1])]
-    masses = box_mass(pred.attention.mean(axis=1), np.array(sample.box), sample.image.shape[:2])
-    zoom = 3  # draw at 3x so 96 px canvases stay crisp and the heatmap smooth
-    big, box = enlarge(sample.image, zoom), tuple(v * zoom for v in sample.box)
-    left, right = st.columns([1, 2])
+    def subject_for(label: int) -> Subject:
+        return Subject(model, choice.key, picked.image, picked.key, picked.name, label, picked.box, glances)
+
+    clean = lab().clean(subject_for(-1))  # the clean view does not depend on the label
+    label = picked.label if picked.label is not None else clean.label
+    subject = subject_for(label)
+    if picked.label is None:
+        st.caption(f"No known label: the attack treats the clean prediction "
+                   f"({class_names[label]}) as the class to move away from.")
+
+    run = None
+    if attack_choice is not None:
+        cfg, seed = attack_choice
+        run = lab().cached_attack(subject, cfg, seed)
+        if cfg.target == "class" and cfg.target_class == label:
+            st.warning("The chosen target class is the class being attacked; choose another one.")
+        elif st.sidebar.button("Run attack", type="primary", key="run_attack", disabled=run is not None):
+            bar = st.progress(0.0, text="Attacking…")
+            try:
+                run = lab().attack(subject, cfg, seed,
+                                   progress=lambda f: bar.progress(min(f, 1.0), text=f"Attacking… {f:.0%}"))
+            except BusyError as exc:
+                st.warning(str(exc))
+            except ValueError as exc:
+                st.error(f"The attack could not run: {exc}")
+            bar.empty()
+
+    left, right = st.columns([3, 1])
     with left:
-        st.image(draw_box(to_uint8(big), box, thickness=2), width=288,
-                 caption=f"true class: {sample.class_name}")
-        st.subheader(f"Prediction: {classes[pred.label]}")
-        for cls, p in pred.top(5):
-            st.progress(p, text=f"{classes[cls]}: {p:.1%}")
+        st.plotly_chart(glance_figure(subject.image, clean, run, class_names, subject.box, display),
+                        key="glances_chart")
     with right:
-        st.subheader("Glances (attention over the image)")
-        cols = st.columns(min(glances, 4))
-        for t in range(glances):
-            frame = draw_box(overlay(big, maps[t]), box, thickness=2)
-            cols[t % len(cols)].image(frame, width=160,
-                                      caption=f"glance {t + 1}: {classes[int(pred.step_probs[t].argmax())]}"
-                                              f", on item {masses[t]:.0%}")
+        top5(clean, class_names, "Clean")
+        if run is not None:
+            top5(run.prediction, class_names, "Adversarial")
+            outcome = "reached" if run.success else "did not reach"
+            goal = "a wrong class" if run.config.target == "untargeted" else class_names[run.target]
+            st.caption(f"The attack {outcome} {goal} in {run.seconds:.2f} s.")
+        else:
+            st.caption("Press **Run attack** in the sidebar to attack this image.")
+
+    tabs = st.tabs(SECTIONS, key="section", on_change="rerun")  # only the open tab runs
+    sections = {
+        "Probabilities": lambda: probabilities_section(clean, run, label, class_names),
+        "Attention pull": lambda: pull_section(subject, clean, run, display),
+        "Perturbation": lambda: perturbation_section(subject.image, run),
+        "Attack drift": lambda: st.plotly_chart(drift_figure(run, class_names, subject.box, display),
+                                                key="drift_chart"),
+        "Attributions": lambda: attribution_section(subject, clean, run, display),
+        "Export": lambda: export_section(subject, run, display, choice.name),
+        "Model": lambda: model_section(choice)}
+    needs_attack = {"Attention pull", "Perturbation", "Attack drift"}
+    for name, tab in zip(SECTIONS, tabs):
+        if not tab.open:
+            continue
+        with tab:
+            if name in needs_attack and run is None:
+                st.caption("Run an attack (sidebar) to see this.")
+            else:
+                sections[name]()
 
 
 if __name__ == "__main__":

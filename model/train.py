@@ -31,16 +31,18 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .attacks import AttackConfig, pgd
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ModelConfig
 from .data import CLASS_NAMES, ClutteredFashionMNIST, ImageFolder
+from .data.stats import input_stats
 from .factory import build_model
 
 __all__ = ["TrainConfig", "AdvConfig", "main", "get_args_parser", "train_one_epoch", "evaluate"]
@@ -343,6 +345,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     train_set, val_set, class_names = build_datasets(cfg, model_cfg.image_size)
+    metadata["input_stats"] = training_input_stats(train_set)
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=cfg.seed) if world > 1 else None
     val_sampler = DistributedSampler(val_set, world, rank, shuffle=False) if world > 1 else None
     loader_gen = torch.Generator().manual_seed(cfg.seed)
@@ -393,6 +396,13 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         dist.barrier()
         dist.destroy_process_group()
     return final
+
+
+def training_input_stats(dataset: Dataset, n: int = 256) -> dict[str, dict[str, float]]:
+    """``input_stats`` of the first ``n`` training images, for the app's "far from the training
+    data" warning on uploads."""
+    images = [dataset[i][0].permute(1, 2, 0).numpy() for i in range(min(n, len(dataset)))]
+    return input_stats(np.stack(images))
 
 
 def cli() -> None:

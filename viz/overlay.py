@@ -23,16 +23,20 @@ def upsample(attention: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return up * (a.sum() / max(float(up.sum()), 1e-12))
 
 
+def _colour(up: np.ndarray, top: float, cmap: str) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB uint8 colours, scaled map in [0, 1]) of an upsampled map with ``top`` as full colour."""
+    if cmap not in COLORMAPS:
+        raise ValueError(f"cmap must be one of {sorted(COLORMAPS)}, got {cmap!r}")
+    scaled = np.clip(up * (1.0 / max(top, 1e-12)), 0.0, 1.0)
+    bgr = cv2.applyColorMap((scaled * 255).astype(np.uint8), COLORMAPS[cmap])
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), scaled
+
+
 def heatmap(attention: np.ndarray, size: tuple[int, int], cmap: str = "inferno",
             vmax: float | None = None) -> np.ndarray:
     """(h, w) map -> (H, W, 3) uint8 colour image, scaled to [0, vmax] (default: the map's max)."""
-    if cmap not in COLORMAPS:
-        raise ValueError(f"cmap must be one of {sorted(COLORMAPS)}, got {cmap!r}")
     up = upsample(attention, size)
-    top = float(up.max()) if vmax is None else vmax
-    scaled = np.clip(up / max(top, 1e-12), 0.0, 1.0)
-    bgr = cv2.applyColorMap((scaled * 255).astype(np.uint8), COLORMAPS[cmap])
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return _colour(up, float(up.max()) if vmax is None else vmax, cmap)[0]
 
 
 def overlay(image: np.ndarray, attention: np.ndarray, alpha: float = 0.6, cmap: str = "inferno",
@@ -44,10 +48,10 @@ def overlay(image: np.ndarray, attention: np.ndarray, alpha: float = 0.6, cmap: 
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     h, w = image.shape[:2]
-    colour = heatmap(attention, (h, w), cmap, vmax).astype(np.float32) / 255.0
     up = upsample(attention, (h, w))
-    weight = alpha * np.clip(up / max(float(up.max() if vmax is None else vmax), 1e-12), 0, 1)
-    blended = image.astype(np.float32) * (1 - weight[..., None]) + colour * weight[..., None]
+    colour, scaled = _colour(up, float(up.max()) if vmax is None else vmax, cmap)
+    weight = (alpha * scaled)[..., None].astype(np.float32)
+    blended = image.astype(np.float32, copy=False) * (1 - weight) + colour.astype(np.float32) * (weight / 255.0)
     return to_uint8(blended)
 
 

@@ -1,0 +1,88 @@
+"""The models the app offers: the shipped checkpoints, a models folder, uploaded files.
+
+Only safetensors files with this project's metadata are listed or loaded (see
+``model.checkpoint``); an upload is written to a private temporary file under a name this code
+chooses, so nothing from the browser becomes a path.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, file_sha256, load_model, read_metadata
+
+__all__ = ["Entry", "list_checkpoints", "load_uploaded", "describe", "models_dir",
+           "MAX_CHECKPOINT_BYTES"]
+
+MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024  # the page's upload limit for checkpoints
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A checkpoint the app can open: a label for the menu, its path and metadata."""
+
+    label: str
+    path: Path
+    metadata: dict[str, Any]
+
+
+def models_dir() -> Path:
+    """``$S3TA_MODELS_DIR``, else ``models/`` in the working directory."""
+    return Path(os.environ.get("S3TA_MODELS_DIR", "models"))
+
+
+def list_checkpoints(folders: list[Path] | None = None) -> tuple[list[Entry], list[str]]:
+    """(usable checkpoints, problems with the others); the shipped default comes first."""
+    folders = folders if folders is not None else [DEFAULT_CHECKPOINT.parent, models_dir()]
+    entries, problems, seen = [], [], set()
+    paths = [DEFAULT_CHECKPOINT] + [p for f in folders if f.is_dir() for p in sorted(f.glob("*.safetensors"))]
+    for path in paths:
+        key = path.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            meta = read_metadata(path)
+        except CheckpointError as exc:
+            problems.append(str(exc))
+            continue
+        where = "shipped" if path.parent.resolve() == DEFAULT_CHECKPOINT.parent.resolve() else str(path.parent)
+        default = " (default)" if key == DEFAULT_CHECKPOINT.resolve() else ""
+        entries.append(Entry(f"{path.stem}{default} · {where}", path, meta))
+    return entries, problems
+
+
+def load_uploaded(data: bytes, device: str | torch.device = "cpu") -> nn.Module:
+    """A model from the bytes of an uploaded checkpoint; ``CheckpointError`` says what is wrong."""
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"the checkpoint is {len(data) / 2**20:.0f} MB; uploads are limited to "
+                              f"{MAX_CHECKPOINT_BYTES // 2**20} MB (put larger ones in {models_dir()}/)")
+    if not data:
+        raise CheckpointError("the checkpoint file is empty")
+    with tempfile.TemporaryDirectory(prefix="s3ta-upload-") as tmp:
+        path = Path(tmp) / "upload.safetensors"
+        path.write_bytes(data)
+        model = load_model(path, device)
+        model.metadata = {**model.metadata, "sha256": file_sha256(path)}  # type: ignore[assignment]
+    return model
+
+
+def describe(meta: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a checkpoint's metadata a person wants to see first."""
+    config = meta.get("config", {})
+    recipe = meta.get("recipe") or {}
+    adv = recipe.get("adv") if isinstance(recipe, dict) else None
+    test = (meta.get("metrics") or {}).get("test") if isinstance(meta.get("metrics"), dict) else None
+    return {"task": meta.get("task", "?"), "classes": len(meta.get("class_names", [])),
+            "architecture": f"{config.get('arch')} · backbone {config.get('backbone')} · "
+                            f"{config.get('image_size')} px · {config.get('heads', '-')} heads",
+            "default glances": config.get("glances"),
+            "adversarial training": adv, "epochs": recipe.get("epochs") if isinstance(recipe, dict) else None,
+            "test metrics": test, "command": meta.get("command"), "wall time (s)": meta.get("wall_time_s")}

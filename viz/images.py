@@ -1,0 +1,163 @@
+"""Decode an uploaded image file into the model's input: EXIF-oriented, RGB, square.
+
+Everything that can go wrong with a file a person hands us becomes an ``ImageError`` with a
+message fit to show in the page; nothing is written to disk and no path is ever opened.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from model.data.stats import image_stats
+
+__all__ = ["ImageError", "PreparedImage", "prepare_image", "domain_warnings", "MAX_FILE_BYTES",
+           "MAX_PIXELS", "FIT_MODES"]
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # matches server.maxUploadSize in .streamlit/config.toml
+MAX_PIXELS = 40_000_000  # decoded size limit: a 5 MB PNG can declare gigapixels (a "bomb")
+MAX_SIDE_RATIO = 50  # 1x10000 strips hold nothing a 96 px model can see
+FIT_MODES = ("letterbox", "resize", "crop")
+
+
+class ImageError(ValueError):
+    """The file is not an image we can use; the message says why and what would work."""
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """``image`` (size, size, 3) float32 in [0, 1]; ``content`` the rectangle (x0, y0, x1, y1) of
+    the model's input that the original picture covers (less than all of it when letterboxed)."""
+
+    image: np.ndarray
+    original_size: tuple[int, int]  # (width, height) after EXIF rotation
+    mode: str  # the file's PIL mode before conversion, e.g. "RGBA", "I;16", "CMYK"
+    format: str
+    content: tuple[int, int, int, int]
+    notes: list[str] = field(default_factory=list)
+
+
+def _open(data: bytes) -> Image.Image:
+    if not data:
+        raise ImageError("the file is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"the image declares {w}x{h} pixels ({w * h / 1e6:.0f} MP); the limit "
+                                 f"is {MAX_PIXELS / 1e6:.0f} MP")
+            im.seek(0)  # the first frame of an animation
+            im.load()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"the image is too large to decode safely ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError("the file is not an image this app can read (PNG, JPEG, WebP, GIF, BMP, "
+                         "TIFF)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        raise ImageError(f"the image file is damaged or truncated: {exc}") from exc
+    return im
+
+
+def _to_rgb(im: Image.Image, background: float) -> Image.Image:
+    """Any PIL mode -> RGB; transparency is composited over a ``background`` grey level."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = (0.0, 65535.0) if im.mode.startswith("I;16") or a.max() > 255 else (0.0, 255.0)
+        if im.mode == "F":
+            lo, hi = float(a.min()), float(max(a.max(), a.min() + 1e-12))
+        a = np.clip((a - lo) / (hi - lo), 0, 1)
+        return Image.fromarray((a * 255 + 0.5).astype(np.uint8)).convert("RGB")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (int(background * 255),) * 3 + (255,))
+        return Image.alpha_composite(bg, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def _fit(im: Image.Image, size: int, fit: str, background: float
+         ) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    w, h = im.size
+    if fit == "resize":
+        return im.resize((size, size), Image.BILINEAR, reducing_gap=3.0), (0, 0, size, size)
+    if fit == "crop":
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        im = im.crop((left, top, left + side, top + side))
+        return im.resize((size, size), Image.BILINEAR, reducing_gap=3.0), (0, 0, size, size)
+    scale = size / max(w, h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    canvas = Image.new("RGB", (size, size), (int(background * 255),) * 3)
+    x0, y0 = (size - nw) // 2, (size - nh) // 2
+    canvas.paste(im.resize((nw, nh), Image.BILINEAR, reducing_gap=3.0), (x0, y0))
+    return canvas, (x0, y0, x0 + nw, y0 + nh)
+
+
+def prepare_image(data: bytes, size: int, fit: str = "letterbox", background: float = 0.0
+                  ) -> PreparedImage:
+    """Bytes of an image file -> the model's (size, size, 3) input.
+
+    ``fit``: "letterbox" keeps the whole picture and pads with ``background`` (the training
+    canvases are black, so 0.0), "resize" stretches it, "crop" takes the central square.
+    """
+    if fit not in FIT_MODES:
+        raise ValueError(f"fit must be one of {FIT_MODES}, got {fit!r}")
+    if not isinstance(size, int) or not 8 <= size <= 4096:
+        raise ValueError(f"size must be an integer in [8, 4096], got {size!r}")
+    if not 0.0 <= background <= 1.0:
+        raise ValueError(f"background must be in [0, 1], got {background}")
+    im = _open(data)
+    fmt, mode = im.format or "?", im.mode
+    notes = []
+    if getattr(im, "n_frames", 1) > 1:
+        notes.append(f"animated {fmt}: using the first of its {im.n_frames} frames")
+    try:
+        im = ImageOps.exif_transpose(im)
+    except (OSError, ValueError, TypeError, KeyError):  # a broken EXIF block: keep the pixels
+        notes.append("the EXIF orientation could not be read; the image is shown as stored")
+    w, h = im.size
+    if max(w, h) / max(min(w, h), 1) > MAX_SIDE_RATIO:
+        raise ImageError(f"the image is {w}x{h}: too thin to classify (sides differ more than "
+                         f"{MAX_SIDE_RATIO}x)")
+    try:
+        rgb = _to_rgb(im, background)
+        fitted, content = _fit(rgb, size, fit, background)
+    except (OSError, ValueError, MemoryError) as exc:
+        raise ImageError(f"the image could not be converted: {exc}") from exc
+    if mode != "RGB":
+        notes.append(f"converted from {mode} to RGB")
+    if (w, h) != (size, size):
+        notes.append(f"{fit} from {w}x{h} to {size}x{size}")
+    image = np.asarray(fitted, dtype=np.float32) / 255.0
+    return PreparedImage(image, (w, h), mode, fmt, content, notes)
+
+
+def domain_warnings(image: np.ndarray, stats: dict | None, z_limit: float = 4.0) -> list[str]:
+    """Ways ``image`` ((H, W, 3) in [0, 1]) is far from the model's training inputs: each
+    statistic of ``model.data.stats`` more than ``z_limit`` spreads from the checkpoint's
+    ``input_stats``. No stats (an older or foreign checkpoint) means nothing to compare."""
+    if not stats:
+        return []
+    words = {"mean": "brightness", "std": "contrast", "saturation": "colour saturation",
+             "dark_fraction": "share of dark background"}
+    out = []
+    for key, value in image_stats(image).items():
+        ref = stats.get(key)
+        if not isinstance(ref, dict):
+            continue
+        mean, std = float(ref.get("mean", 0.0)), float(ref.get("std", 0.0))
+        if abs(float(value) - mean) / max(std, 0.02) > z_limit:
+            out.append(f"{words[key]} {float(value):.2f} is far from the training images' "
+                       f"{mean:.2f} ± {std:.2f}")
+    return out
