@@ -156,7 +156,7 @@ def choose_image(size: int, class_names: list[str]) -> ImageChoice | None:
     return ImageChoice(prepared.image, key, up.name, None, box, tuple(prepared.notes))
 
 
-def choose_attack(class_names: list[str]) -> tuple[AttackConfig, int] | None:
+def choose_attack(class_names: list[str]) -> tuple[AttackConfig | None, int, st.delta_generator.DeltaGenerator]:
     st.sidebar.header("Attack (PGD)")
     norm = st.sidebar.radio("Norm", ["L-inf", "L2"], horizontal=True, key="norm")
     if norm == "L-inf":
@@ -174,12 +174,13 @@ def choose_attack(class_names: list[str]) -> tuple[AttackConfig, int] | None:
     restarts = st.sidebar.slider("Restarts", 1, min(MAX_RESTARTS, 10), 1, key="restarts")
     seed = int(st.sidebar.number_input("Seed", 0, 2**31 - 1, 0, key="seed"))
     early = st.sidebar.checkbox("Stop once it succeeds", value=True, key="early_stop")
+    slot = st.sidebar.container()  # the Run button goes here once the page knows the image
     try:
         return AttackConfig(norm="linf" if norm == "L-inf" else "l2", eps=eps, steps=steps, target=target,
-                            target_class=target_class, restarts=restarts, early_stop=early), seed
+                            target_class=target_class, restarts=restarts, early_stop=early), seed, slot
     except ValueError as exc:
-        st.sidebar.error(str(exc))
-        return None
+        slot.error(str(exc))
+        return None, seed, slot
 
 
 def choose_display(heads: int) -> Display:
@@ -290,7 +291,7 @@ def main() -> None:
                f"{config.arch} · {len(class_names)} classes · device: **{device()}**")
     picked = choose_image(config.image_size, class_names)
     glances = st.sidebar.slider("Glances", 1, MAX_GLANCES, min(config.glances, MAX_GLANCES), key="glances")
-    attack_choice = choose_attack(class_names)
+    cfg, seed, run_slot = choose_attack(class_names)
     display = choose_display(getattr(config, "heads", 1) if config.arch == "s3ta" else 1)
     if picked is None:
         return
@@ -310,12 +311,12 @@ def main() -> None:
                    f"({class_names[label]}) as the class to move away from.")
 
     run = None
-    if attack_choice is not None:
-        cfg, seed = attack_choice
+    if cfg is not None:
         run = lab().cached_attack(subject, cfg, seed)
         if cfg.target == "class" and cfg.target_class == label:
-            st.warning("The chosen target class is the class being attacked; choose another one.")
-        elif st.sidebar.button("Run attack", type="primary", key="run_attack", disabled=run is not None):
+            run_slot.warning("The chosen target class is the class being attacked; choose another one.")
+        elif run_slot.button("Run attack", type="primary", key="run_attack", disabled=run is not None,
+                             help="Results are kept: moving back to settings already run shows them at once."):
             bar = st.progress(0.0, text="Attacking…")
             try:
                 run = lab().attack(subject, cfg, seed,
@@ -324,7 +325,10 @@ def main() -> None:
                 st.warning(str(exc))
             except ValueError as exc:
                 st.error(f"The attack could not run: {exc}")
-            bar.empty()
+            else:
+                st.rerun()  # redraw the sidebar with the result cached (the button greys out)
+            finally:
+                bar.empty()
 
     left, right = st.columns([3, 1])
     with left:

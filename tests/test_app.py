@@ -1,38 +1,225 @@
-"""The app page, driven headless with streamlit's AppTest."""
+"""The app page, driven headless with streamlit's AppTest: gallery, upload, attack, display,
+exports (decoded), model choice, bad input."""
 
+from __future__ import annotations
+
+import io
+import json
+import pickle
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+import viz.lab
+from model.checkpoint import DEFAULT_CHECKPOINT
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
 
 
-def glance_captions(at: AppTest) -> list[str]:
-    return [c for img in at.get("image") for c in img.captions if c.startswith("glance")]
+def figure(at: AppTest, key: str) -> dict:
+    """The JSON spec of the plotly chart with ``key`` (AppTest shows charts as unknown elements)."""
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        if el.proto.id.endswith(key) or key in el.proto.id:
+            return spec
+    raise AssertionError(f"no chart {key!r}; charts: {[el.proto.id for el in at.get('plotly_chart')]}")
 
 
-@pytest.fixture
-def app():
-    at = AppTest.from_file(APP, default_timeout=60)
+def panels(spec: dict) -> list[str]:
+    return [a["text"] for a in spec["layout"]["annotations"]]
+
+
+def run_attack(at: AppTest) -> AppTest:
+    at.sidebar.button(key="run_attack").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def open_tab(at: AppTest, name: str) -> AppTest:
+    at.session_state["section"] = name
     at.run()
     assert not at.exception, at.exception
     return at
 
 
-def test_page_shows_a_prediction_and_one_frame_per_glance(app):
+@pytest.fixture
+def app():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts the model runs behind the page: clean predictions and attacks."""
+    calls = {"predict": 0, "attack": 0}
+    real_predict, real_attack = viz.lab.predict, viz.lab.run_attack
+
+    def predict(*a, **k):
+        calls["predict"] += 1
+        return real_predict(*a, **k)
+
+    def attack(*a, **k):
+        calls["attack"] += 1
+        return real_attack(*a, **k)
+
+    monkeypatch.setattr(viz.lab, "predict", predict)
+    monkeypatch.setattr(viz.lab, "run_attack", attack)
+    return calls
+
+
+def test_first_page_shows_clean_glances_of_the_default_model(app):
     assert app.title[0].value == "S3TA Lab"
-    assert any(h.value.startswith("Prediction: ") for h in app.subheader)
-    glances = app.sidebar.slider[0].value
-    assert len(glance_captions(app)) == glances
+    assert "device: **cpu**" in app.caption[0].value
+    spec = figure(app, "glances_chart")
+    glances = app.sidebar.slider(key="glances").value
+    assert len(spec["frames"]) == glances
+    assert len(panels(spec)) == 1 and panels(spec)[0].startswith("clean: ")
+    assert any(m.value.startswith("**Clean: ") for m in app.markdown)
+    assert len(app.get("progress")) == 5  # top-5
 
 
-def test_glance_slider_and_sample_change_rerun_the_model(app):
-    app.sidebar.slider[0].set_value(9).run()
+def test_sample_and_glance_count_change_the_animation(app):
+    app.sidebar.slider(key="glances").set_value(9).run()
+    spec = figure(app, "glances_chart")
+    assert len(spec["frames"]) == 9
+    assert [s["label"] for s in spec["layout"]["sliders"][0]["steps"]] == [f"glance {t}" for t in range(1, 10)]
+    options = app.sidebar.selectbox(key="sample").options
+    app.sidebar.selectbox(key="sample").set_value(options[3]).run()
     assert not app.exception
-    captions = glance_captions(app)
-    assert sorted(int(c.split(":")[0].split()[1]) for c in captions) == list(range(1, 10))
-    options = app.sidebar.selectbox[0].options
-    app.sidebar.selectbox[0].set_value(options[3]).run()
+    first = figure(app, "glances_chart")["frames"][0]["data"][0]["source"]
+    app.sidebar.selectbox(key="sample").set_value(options[4]).run()
+    assert figure(app, "glances_chart")["frames"][0]["data"][0]["source"] != first
+
+
+def test_attack_shows_both_sides_pull_drift_and_perturbation(app):
+    app.sidebar.slider(key="eps").set_value(32).run()
+    app.sidebar.slider(key="steps").set_value(30).run()
+    run_attack(app)
+    spec = figure(app, "glances_chart")
+    assert [p.split(":")[0] for p in panels(spec)] == ["clean", "adversarial"]
+    assert len(spec["frames"][0]["data"]) == 4  # two images, two scanpaths
+    assert any(m.value.startswith("**Adversarial: ") for m in app.markdown)
+    assert any(c.value.startswith("The attack ") for c in app.caption)
+    assert app.sidebar.button(key="run_attack").disabled  # cached: nothing to run
+
+    open_tab(app, "Attention pull")
+    table = app.dataframe[0].value
+    assert list(table["glance"]) == list(range(1, 5))
+    assert {"JS divergence (nats)", "mass in box, clean", "mass in box, adversarial"} <= set(table.columns)
+    assert ((table["JS divergence (nats)"] >= 0) & (table["JS divergence (nats)"] <= np.log(2))).all()
+
+    open_tab(app, "Attack drift")
+    drift = figure(app, "drift_chart")
+    labels = [s["label"] for s in drift["layout"]["sliders"][0]["steps"]]
+    assert labels[0].startswith("step 0") and 2 <= len(drift["frames"]) <= 25
+
+    open_tab(app, "Perturbation")
+    linf = next(m for m in app.metric if m.label == "L-inf")
+    assert 0 < float(linf.value.split()[0]) <= 32.0 + 1e-6
+
+
+def test_display_only_controls_never_rerun_the_model(app, counted):
+    run_attack(app)
+    before = dict(counted)
+    assert before["attack"] == 1
+    app.sidebar.radio(key="head").set_value("2").run()
+    app.sidebar.selectbox(key="cmap").set_value("viridis").run()
+    app.sidebar.slider(key="alpha").set_value(0.3).run()
+    open_tab(app, "Probabilities")
     assert not app.exception
-    assert app.get("image")[0].captions[0] == "true class: " + options[3].split(" (")[0]
+    assert counted == before
+    assert "head 2" in figure(app, "glances_chart")["layout"]["title"]["text"]
+    app.sidebar.slider(key="glances").set_value(5).run()  # not display-only: recomputes
+    assert counted["predict"] == before["predict"] + 1
+
+
+def test_each_export_decodes_with_the_right_frames(app, tmp_path):
+    app.sidebar.slider(key="glances").set_value(6).run()
+    run_attack(app)
+    open_tab(app, "Export")
+    app.button(key="prepare_exports").click().run()
+    assert not app.exception, app.exception
+    files = app.session_state["exports"]["files"]
+    labels = [b.label for b in app.get("download_button")]
+    assert [lab.split()[0] for lab in labels] == ["GIF", "WEBM", "PNG", "HTML", "NPZ"]
+    assert all(len(data) > 1000 for data in files.values())
+
+    with Image.open(io.BytesIO(files["gif"])) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 6
+        width, height = gif.size
+    (tmp_path / "a.webm").write_bytes(files["webm"])
+    cap = cv2.VideoCapture(str(tmp_path / "a.webm"))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    assert len(frames) == 6 and frames[0].shape[:2] == (height + height % 2, width + width % 2)
+    with Image.open(io.BytesIO(files["png"])) as strip:
+        assert strip.format == "PNG" and strip.size == (6 * width + 5 * 4, height)
+    html = files["html"].decode()
+    assert html.startswith("<!DOCTYPE html>") and "Plotly.newPlot" in html
+    assert "<script src=" not in html and len(html) > 3_000_000  # plotly.js inlined: works offline
+    npz = np.load(io.BytesIO(files["npz"]))
+    assert npz["attention_clean"].shape[:2] == (6, 4) and npz["attention_adv"].shape == npz["attention_clean"].shape
+    assert npz["image"].shape == npz["adversarial"].shape == (96, 96, 3)
+    meta = json.loads(str(npz["metadata"]))
+    assert meta["glances"] == 6 and meta["attack"]["seed"] == 0 and len(meta["checkpoint"]["sha256"]) == 64
+    assert meta["attack"]["eps_255"] == pytest.approx(16)
+
+
+def test_upload_an_image_and_mark_a_box(app):
+    buf = io.BytesIO()
+    Image.fromarray((np.random.default_rng(0).random((60, 120, 3)) * 255).astype(np.uint8)).save(buf, "PNG")
+    app.sidebar.radio(key="source").set_value("Upload").run()
+    assert any("Upload an image" in i.value for i in app.info)
+    app.sidebar.file_uploader(key="image_upload").set_value(("noise.png", buf.getvalue(), "image/png")).run()
+    assert not app.exception, app.exception
+    assert any("letterbox from 120x60 to 96x96" in c.value for c in app.caption)
+    assert any("far from the training data" in w.value for w in app.warning)  # noise is no canvas
+    assert any("No known label" in c.value for c in app.caption)
+    app.sidebar.checkbox(key="use_box").check().run()
+    assert app.sidebar.slider(key="box_y").value == (24, 72)  # the letterboxed content
+    run_attack(app)
+    open_tab(app, "Attention pull")
+    assert "mass in box, adversarial" in app.dataframe[0].value.columns
+
+
+def test_bad_upload_gets_a_message_and_the_next_one_works(app):
+    app.sidebar.radio(key="source").set_value("Upload").run()
+    app.sidebar.file_uploader(key="image_upload").set_value(("notes.png", b"hello, not a png", "image/png")).run()
+    assert not app.exception
+    assert any("not an image" in e.value for e in app.error)
+    sample = sorted((ROOT / "assets" / "samples").glob("*.png"))[0].read_bytes()
+    app.sidebar.file_uploader(key="image_upload").set_value(("ok.png", sample, "image/png")).run()
+    assert not app.exception and not app.error
+    assert len(figure(app, "glances_chart")["frames"]) == 4
+
+
+def test_model_choice_listed_uploaded_and_refused(app, tmp_path):
+    options = app.sidebar.selectbox(key="model_choice").options
+    assert options[0].startswith("s3ta_default (default)") and any("baseline_default" in o for o in options)
+    app.sidebar.selectbox(key="model_choice").set_value(next(o for o in options if "baseline" in o)).run()
+    assert not app.exception, app.exception
+    assert len(figure(app, "glances_chart")["frames"]) >= 1
+    open_tab(app, "Model")
+    assert app.json and "baseline" in app.json[0].value
+
+    app.sidebar.selectbox(key="model_choice").set_value(options[-1]).run()
+    assert options[-1] == "Upload a checkpoint…"
+    evil = pickle.dumps({"weights": [1, 2, 3]})
+    app.sidebar.file_uploader(key="ckpt_upload").set_value(("evil.safetensors", evil, "application/octet-stream")).run()
+    assert not app.exception
+    assert any("pickle" in e.value for e in app.error)
+    app.sidebar.file_uploader(key="ckpt_upload").set_value(
+        ("mine.safetensors", DEFAULT_CHECKPOINT.read_bytes(), "application/octet-stream")).run()
+    assert not app.exception and not app.error
+    assert "mine.safetensors" in app.caption[0].value

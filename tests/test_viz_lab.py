@@ -1,0 +1,131 @@
+"""The app's shared computations: caching by inputs, one computation per key, bounded attacks,
+and concurrent sessions getting exactly what they would get one by one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+
+from model import AttackConfig, load_model
+from viz.attribution import attribution
+from viz.cache import AttackGate, BusyError, ResultCache, digest
+from viz.lab import Lab, Subject
+from viz.samples import load_samples
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+def subject(model, sample, glances=4):
+    return Subject(model, "default", sample.image, f"sample:{sample.name}", sample.name, sample.label,
+                   sample.box, glances)
+
+
+def test_cache_is_lru_and_keys_are_stable():
+    cache = ResultCache(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1
+    cache.put("c", 3)  # evicts b, the least recently used
+    assert "b" not in cache and cache.get("a") == 1 and len(cache) == 2
+    assert digest(b"x", {"k": 1}) == digest(b"x", {"k": 1}) != digest(b"y", {"k": 1})
+    with pytest.raises(ValueError):
+        ResultCache(0)
+
+
+def test_get_or_compute_runs_once_for_concurrent_callers():
+    cache, calls = ResultCache(), []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return 42
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: cache.get_or_compute("k", slow), range(8)))
+    assert results == [42] * 8 and len(calls) == 1
+
+
+def test_gate_bounds_concurrency_and_times_out():
+    gate = AttackGate(limit=2, timeout=5)
+
+    def work(_):
+        with gate.slot():
+            time.sleep(0.05)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, range(16)))
+    assert gate.peak == 2 and gate.running == 0
+    tight = AttackGate(limit=1, timeout=0.05)
+    hold = threading.Event()
+
+    def holder():
+        with tight.slot():
+            hold.wait(2)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    time.sleep(0.05)
+    with pytest.raises(BusyError, match="already running"):
+        with tight.slot():
+            pass
+    hold.set()
+    t.join()
+
+
+def test_eight_concurrent_attacks_equal_sequential_ones(model):
+    samples = load_samples()[:8]
+    cfgs = [AttackConfig(eps=(8 + 2 * i) / 255, steps=8, target="random" if i % 2 else "untargeted")
+            for i in range(8)]
+    sequential = Lab()
+    expected = [sequential.attack(subject(model, s), c, seed=i) for i, (s, c) in enumerate(zip(samples, cfgs))]
+    shared = Lab(max_attacks=3)
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda a: shared.attack(subject(model, a[1][0]), a[1][1], seed=a[0]),
+                            enumerate(zip(samples, cfgs))))
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(e.image, g.image)
+        np.testing.assert_array_equal(e.prediction.attention, g.prediction.attention)
+        assert (e.target, e.success) == (g.target, g.success)
+    assert shared.gate.peak <= 3
+    assert shared.results.misses == 8
+    shared.attack(subject(model, samples[0]), cfgs[0], seed=0)  # cached now
+    assert shared.results.misses == 8
+
+
+def test_saliency_is_the_input_gradient(model):
+    s = load_samples()[2]
+    got = attribution(model, s.image, 3, 4, "saliency")
+    x = torch.from_numpy(s.image).permute(2, 0, 1)[None].requires_grad_(True)
+    grad, = torch.autograd.grad(model(x, glances=4).logits[0, 3], x)
+    np.testing.assert_allclose(got, grad.abs().sum(dim=1)[0].numpy(), rtol=1e-5, atol=1e-7)
+    ig = attribution(model, s.image, 3, 4, "integrated_gradients", ig_steps=16)
+    assert ig.shape == (96, 96) and (ig >= 0).all() and not np.allclose(ig, got)
+    with pytest.raises(ValueError, match="method"):
+        attribution(model, s.image, 3, 4, "gradcam")
+    with pytest.raises(ValueError, match="target"):
+        attribution(model, s.image, 10, 4)
+    with pytest.raises(ValueError, match="ig_steps"):
+        attribution(model, s.image, 3, 4, "integrated_gradients", ig_steps=1)
+
+
+def test_lab_exports_and_attributions_are_cached(model):
+    lab = Lab()
+    s = subject(model, load_samples()[0])
+    run = lab.attack(s, AttackConfig(eps=16 / 255, steps=5), seed=1)
+    a1 = lab.attributions(s, run)
+    assert set(a1) == {"saliency/clean", "integrated_gradients/clean", "saliency/adversarial",
+                       "integrated_gradients/adversarial"}
+    assert lab.attributions(s, run) is a1
+    from viz.views import Display
+    files = lab.exports(s, run, Display(), {"name": "default", "sha256": "0" * 64}, formats=("gif", "npz"))
+    assert set(files) == {"gif", "npz"}
+    with pytest.raises(ValueError, match="formats"):
+        lab.exports(s, run, Display(), {}, formats=("mp4",))
