@@ -56,7 +56,9 @@ def uploaded_model(sha256: str, _data: bytes) -> torch.nn.Module:
 
 @st.cache_resource
 def lab() -> Lab:
-    return Lab(max_attacks=int(os.environ.get("S3TA_MAX_ATTACKS", "2")))
+    """Limits from the environment: concurrent attacks, and the memory of cached results."""
+    return Lab(max_attacks=int(os.environ.get("S3TA_MAX_ATTACKS", "2")),
+               max_bytes=int(os.environ.get("S3TA_CACHE_MB", "512")) * 2**20)
 
 
 @st.cache_resource

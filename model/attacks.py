@@ -93,6 +93,8 @@ class AttackResult:
 def random_targets(labels: torch.Tensor, num_classes: int, generator: torch.Generator | None = None
                    ) -> torch.Tensor:
     """A class drawn uniformly from the wrong ones, per example."""
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2 (there must be a wrong class), got {num_classes!r}")
     offset = torch.randint(1, num_classes, labels.shape, generator=generator,
                            device=labels.device if generator is None else generator.device)
     return (labels + offset.to(labels.device)) % num_classes

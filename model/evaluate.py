@@ -53,6 +53,10 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
                  batch_size: int = 100, seed: int = 0, attack_steps: int = 20,
                  progress: bool = True) -> dict[str, Any]:
     """The issue's floor metrics on the first ``n`` test canvases (seed ``seed``)."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1 (test canvases), got {n!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     is_s3ta = model.config.arch == "s3ta"
     glances = glances or (model.config.glances if is_s3ta else 1)  # the baseline has no glances
     per_glance = list(range(1, 17)) if is_s3ta else [1]

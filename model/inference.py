@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .s3ta import check_glances
+
 __all__ = ["Prediction", "predict", "model_device", "LogitsOnly"]
 
 
@@ -50,6 +52,8 @@ class LogitsOnly(nn.Module):
 
     def __init__(self, model: nn.Module, glances: int | None = None) -> None:
         super().__init__()
+        if glances is not None:
+            check_glances(glances)
         self.model = model
         self.glances = glances
 

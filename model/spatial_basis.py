@@ -33,6 +33,8 @@ class SpatialBasis(nn.Module):
 
     def __init__(self, size: int) -> None:
         super().__init__()
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be an integer >= 1 (the basis is size x size), got {size!r}")
         self.size = size
         self.channels = size * size
         self._cache: dict[tuple[int, int, torch.device, torch.dtype], torch.Tensor] = {}

@@ -65,5 +65,5 @@ def test_attention_shift_per_glance_and_head():
     np.testing.assert_allclose(r["com_shift"][1:], np.hypot(24, 24))
     np.testing.assert_allclose(r["js"][0], 0.0, atol=1e-12)
     np.testing.assert_allclose(r["js"][1:], math.log(2))
-    with pytest.raises(ValueError, match="differ in shape"):
+    with pytest.raises(ValueError, match="same shape"):
         attention_shift(clean, adv[:2], (32, 32))

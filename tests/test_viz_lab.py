@@ -13,7 +13,7 @@ import torch
 
 from model import AttackConfig, load_model
 from viz.attribution import attribution
-from viz.cache import AttackGate, BusyError, ResultCache, digest
+from viz.cache import AttackGate, BusyError, ResultCache, digest, size_of
 from viz.lab import Lab, Subject
 from viz.samples import load_samples
 
@@ -38,6 +38,14 @@ def test_cache_is_lru_and_keys_are_stable():
     assert digest(b"x", {"k": 1}) == digest(b"x", {"k": 1}) != digest(b"y", {"k": 1})
     with pytest.raises(ValueError):
         ResultCache(0)
+
+
+def test_cache_is_bounded_in_bytes():
+    cache = ResultCache(100, max_bytes=3003)
+    for i in range(10):
+        cache.put(i, {"a": np.zeros(125)})  # 1001 bytes each (the key counts too)
+    assert len(cache) == 3 and cache.bytes == 3003 and 9 in cache and 6 not in cache
+    assert size_of({"x": [np.zeros(10), b"abc"]}) == 1 + 80 + 3
 
 
 def test_get_or_compute_runs_once_for_concurrent_callers():

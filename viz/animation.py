@@ -39,6 +39,8 @@ def frames_animation(panels: Sequence[np.ndarray], panel_titles: Sequence[str],
     The figure is written as plain dicts and built without plotly's per-property validation
     (it dominated the time of a display-only rerun); ``tests/test_animation.py`` checks the
     result against plotly's validator."""
+    if not isinstance(frame_ms, int) or not 10 <= frame_ms <= 10_000:
+        raise ValueError(f"frame_ms must be an integer in [10, 10000] milliseconds, got {frame_ms!r}")
     n = len(frame_labels)
     if n < 1 or any(p.shape[0] != n for p in panels):
         raise ValueError(f"every panel needs {n} >= 1 frames, got {[p.shape[0] for p in panels]}")

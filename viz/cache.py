@@ -3,6 +3,7 @@ many attacks run at once; one of each is shared by every session of an app proce
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
@@ -10,7 +11,9 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Callable, Hashable, Iterator, TypeVar
 
-__all__ = ["ResultCache", "AttackGate", "BusyError", "digest"]
+import numpy as np
+
+__all__ = ["ResultCache", "AttackGate", "BusyError", "digest", "size_of"]
 
 T = TypeVar("T")
 
@@ -21,14 +24,35 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(norm, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class ResultCache:
-    """At most ``max_entries`` results; the least recently used goes first. ``get_or_compute``
-    computes a missing key once even when several threads ask for it together."""
+def size_of(value: Any) -> int:
+    """Bytes held by the arrays and byte strings inside ``value`` (dataclasses, dicts, lists,
+    tuples), which is what dominates a cached result; small Python objects count 64 bytes."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, (bytes, bytearray, str)):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(size_of(k) + size_of(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return sum(size_of(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(size_of(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return 64
 
-    def __init__(self, max_entries: int = 64) -> None:
+
+class ResultCache:
+    """At most ``max_entries`` results holding at most ``max_bytes`` of arrays; the least
+    recently used go first. ``get_or_compute`` computes a missing key once even when several
+    threads ask for it together."""
+
+    def __init__(self, max_entries: int = 64, max_bytes: int = 512 * 2**20) -> None:
         if not isinstance(max_entries, int) or max_entries < 1:
             raise ValueError(f"max_entries must be an integer >= 1, got {max_entries!r}")
-        self.max_entries = max_entries
+        if not isinstance(max_bytes, int) or max_bytes < 1:
+            raise ValueError(f"max_bytes must be an integer >= 1, got {max_bytes!r}")
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self.bytes = 0
+        self._sizes: dict[Hashable, int] = {}
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._pending: dict[Hashable, threading.Lock] = {}
@@ -44,11 +68,17 @@ class ResultCache:
             return None
 
     def put(self, key: Hashable, value: Any) -> None:
+        size = size_of(value)
         with self._lock:
+            if key in self._data:
+                self.bytes -= self._sizes.pop(key)
             self._data[key] = value
+            self._sizes[key] = size
+            self.bytes += size
             self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+            while len(self._data) > 1 and (len(self._data) > self.max_entries or self.bytes > self.max_bytes):
+                old, _ = self._data.popitem(last=False)
+                self.bytes -= self._sizes.pop(old)
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         found = self.get(key)

@@ -7,6 +7,7 @@ message fit to show in the page; nothing is written to disk and no path is ever 
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass, field
 
@@ -22,6 +23,12 @@ MAX_FILE_BYTES = 20 * 1024 * 1024  # matches server.maxUploadSize in .streamlit/
 MAX_PIXELS = 40_000_000  # decoded size limit: a 5 MB PNG can declare gigapixels (a "bomb")
 MAX_SIDE_RATIO = 50  # 1x10000 strips hold nothing a 96 px model can see
 FIT_MODES = ("letterbox", "resize", "crop")
+
+
+# What PIL's decoders raise on malformed files (found by bench/fuzz_uploads.py: truncated GIF
+# extensions raise IndexError and struct.error, TIFFs without dimensions TypeError).
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, MemoryError, IndexError, KeyError, TypeError,
+                 struct.error, ZeroDivisionError, OverflowError)
 
 
 class ImageError(ValueError):
@@ -45,17 +52,16 @@ def _open(data: bytes) -> Image.Image:
     if not data:
         raise ImageError("the file is empty")
     if len(data) > MAX_FILE_BYTES:
-        raise ImageError(f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
+        raise ImageError(f"the file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,} bytes "
+                         f"({MAX_FILE_BYTES // 2**20} MB)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                raise ImageError(f"the image declares {w}x{h} pixels ({w * h / 1e6:.0f} MP); the limit "
-                                 f"is {MAX_PIXELS / 1e6:.0f} MP")
-            im.seek(0)  # the first frame of an animation
-            im.load()
+        im = Image.open(io.BytesIO(data))
+        w, h = im.size
+        if w * h > MAX_PIXELS:
+            raise ImageError(f"the image declares {w}x{h} pixels ({w * h / 1e6:.0f} MP); the limit "
+                             f"is {MAX_PIXELS / 1e6:.0f} MP")
+        im.seek(0)  # the first frame of an animation
+        im.load()
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -63,7 +69,7 @@ def _open(data: bytes) -> Image.Image:
     except UnidentifiedImageError as exc:
         raise ImageError("the file is not an image this app can read (PNG, JPEG, WebP, GIF, BMP, "
                          "TIFF)") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+    except DECODE_ERRORS as exc:
         raise ImageError(f"the image file is damaged or truncated: {exc}") from exc
     return im
 
@@ -71,7 +77,7 @@ def _open(data: bytes) -> Image.Image:
 def _to_rgb(im: Image.Image, background: float) -> Image.Image:
     """Any PIL mode -> RGB; transparency is composited over a ``background`` grey level."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(im, dtype=np.float64)
+        a = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         lo, hi = (0.0, 65535.0) if im.mode.startswith("I;16") or a.max() > 255 else (0.0, 255.0)
         if im.mode == "F":
             lo, hi = float(a.min()), float(max(a.max(), a.min() + 1e-12))
@@ -117,14 +123,29 @@ def prepare_image(data: bytes, size: int, fit: str = "letterbox", background: fl
         raise ValueError(f"size must be an integer in [8, 4096], got {size!r}")
     if not 0.0 <= background <= 1.0:
         raise ValueError(f"background must be in [0, 1], got {background}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PIL warns on corrupt EXIF and the like; pixels still count
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return _prepare(data, size, fit, background)
+
+
+def _prepare(data: bytes, size: int, fit: str, background: float) -> PreparedImage:
     im = _open(data)
     fmt, mode = im.format or "?", im.mode
     notes = []
-    if getattr(im, "n_frames", 1) > 1:
-        notes.append(f"animated {fmt}: using the first of its {im.n_frames} frames")
+    try:  # is_animated looks for a second frame only (n_frames would walk them all)
+        animated = bool(getattr(im, "is_animated", False))
+    except DECODE_ERRORS:
+        animated = False
+    if animated:
+        notes.append(f"animated {fmt}: using its first frame")
+    try:
+        im.seek(0)
+    except DECODE_ERRORS as exc:
+        raise ImageError(f"the image file is damaged or truncated: {exc}") from exc
     try:
         im = ImageOps.exif_transpose(im)
-    except (OSError, ValueError, TypeError, KeyError):  # a broken EXIF block: keep the pixels
+    except DECODE_ERRORS:  # a broken EXIF block: keep the pixels
         notes.append("the EXIF orientation could not be read; the image is shown as stored")
     w, h = im.size
     if max(w, h) / max(min(w, h), 1) > MAX_SIDE_RATIO:
@@ -133,7 +154,7 @@ def prepare_image(data: bytes, size: int, fit: str = "letterbox", background: fl
     try:
         rgb = _to_rgb(im, background)
         fitted, content = _fit(rgb, size, fit, background)
-    except (OSError, ValueError, MemoryError) as exc:
+    except DECODE_ERRORS as exc:
         raise ImageError(f"the image could not be converted: {exc}") from exc
     if mode != "RGB":
         notes.append(f"converted from {mode} to RGB")

@@ -56,8 +56,9 @@ class Subject:
 class Lab:
     """Cached, thread-safe computations for many concurrent sessions."""
 
-    def __init__(self, max_results: int = 128, max_attacks: int = 2, attack_timeout: float = 120.0) -> None:
-        self.results = ResultCache(max_results)
+    def __init__(self, max_results: int = 128, max_attacks: int = 2, attack_timeout: float = 120.0,
+                 max_bytes: int = 512 * 2**20) -> None:
+        self.results = ResultCache(max_results, max_bytes)
         self.gate = AttackGate(max_attacks, attack_timeout)
 
     def clean(self, s: Subject) -> Prediction:

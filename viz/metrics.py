@@ -14,6 +14,30 @@ __all__ = ["box_weights", "box_mass", "js_divergence", "entropy", "center_of_mas
 EPS = 1e-12
 
 
+def _size(image_size: tuple[int, int]) -> tuple[int, int]:
+    if len(image_size) != 2 or min(image_size) <= 0:
+        raise ValueError(f"image_size must be (H, W) with both > 0, got {image_size!r}")
+    return image_size
+
+
+def _boxes(boxes: np.ndarray) -> np.ndarray:
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.ndim < 1 or boxes.shape[-1] != 4:
+        raise ValueError(f"boxes must have a last axis of 4 (x0, y0, x1, y1), got shape {boxes.shape}")
+    if (boxes[..., 2] < boxes[..., 0]).any() or (boxes[..., 3] < boxes[..., 1]).any():
+        raise ValueError("boxes must have x0 <= x1 and y0 <= y1")
+    return boxes
+
+
+def _maps(attention: np.ndarray) -> np.ndarray:
+    a = np.asarray(attention, dtype=np.float64)
+    if a.ndim < 2:
+        raise ValueError(f"attention maps must be (..., h, w), got shape {a.shape}")
+    if (a < 0).any():
+        raise ValueError("attention maps must be non-negative (they are distributions)")
+    return a
+
+
 def _overlap(lo: np.ndarray, hi: np.ndarray, cells: int, extent: float) -> np.ndarray:
     """Fraction of each of ``cells`` grid cells over [0, extent) inside [lo, hi): (..., cells)."""
     edges = np.arange(cells + 1) * (extent / cells)
@@ -24,8 +48,8 @@ def _overlap(lo: np.ndarray, hi: np.ndarray, cells: int, extent: float) -> np.nd
 
 def box_weights(boxes: np.ndarray, grid: tuple[int, int], image_size: tuple[int, int]) -> np.ndarray:
     """(..., h, w) fraction of each grid cell's area inside the box; boxes (..., 4)."""
-    boxes = np.asarray(boxes, dtype=np.float64)
-    (h, w), (H, W) = grid, image_size
+    boxes = _boxes(boxes)
+    (h, w), (H, W) = grid, _size(image_size)
     wx = _overlap(boxes[..., 0], boxes[..., 2], w, W)  # (..., w)
     wy = _overlap(boxes[..., 1], boxes[..., 3], h, H)  # (..., h)
     return wy[..., :, None] * wx[..., None, :]
@@ -36,8 +60,8 @@ def box_mass(attention: np.ndarray, boxes: np.ndarray, image_size: tuple[int, in
 
     attention (..., h, w); boxes broadcastable to (..., 4). Returns (...) in [0, 1].
     """
-    attention = np.asarray(attention, dtype=np.float64)
-    boxes = np.asarray(boxes, dtype=np.float64)
+    attention = _maps(attention)
+    boxes = _boxes(boxes)
     extra = attention.ndim - 2 - (boxes.ndim - 1)
     if extra < 0:
         raise ValueError(f"boxes {boxes.shape} have more leading dims than attention {attention.shape}")
@@ -49,14 +73,15 @@ def box_mass(attention: np.ndarray, boxes: np.ndarray, image_size: tuple[int, in
 
 def entropy(attention: np.ndarray) -> np.ndarray:
     """Shannon entropy in nats of each (h, w) map: (...)."""
-    p = np.asarray(attention, dtype=np.float64)
+    p = _maps(attention)
     return -(p * np.log(np.clip(p, EPS, None))).sum(axis=(-2, -1))
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Jensen-Shannon divergence in nats between maps p and q (..., h, w): in [0, ln 2]."""
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
+    p, q = _maps(p), _maps(q)
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must have the same shape, got {p.shape} and {q.shape}")
     m = 0.5 * (p + q)
 
     def kl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -67,9 +92,9 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 def center_of_mass(attention: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     """(..., 2) centre of mass (x, y) in image pixels, cells taken at their centres."""
-    a = np.asarray(attention, dtype=np.float64)
+    a = _maps(attention)
     h, w = a.shape[-2:]
-    H, W = image_size
+    H, W = _size(image_size)
     xs = (np.arange(w) + 0.5) * (W / w)
     ys = (np.arange(h) + 0.5) * (H / h)
     total = np.clip(a.sum(axis=(-2, -1)), EPS, None)
@@ -86,7 +111,8 @@ def com_shift(p: np.ndarray, q: np.ndarray, image_size: tuple[int, int]) -> np.n
 def peaks(attention: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     """(..., 2) location (x, y) in image pixels of each map's maximum cell centre: a scanpath
     when taken over glances."""
-    a = np.asarray(attention)
+    a = _maps(attention)
+    _size(image_size)
     h, w = a.shape[-2:]
     flat = a.reshape(a.shape[:-2] + (h * w,)).argmax(axis=-1)
     iy, ix = np.divmod(flat, w)
@@ -104,7 +130,7 @@ def attention_shift(clean: np.ndarray, adv: np.ndarray, image_size: tuple[int, i
     clean = np.asarray(clean, dtype=np.float64)
     adv = np.asarray(adv, dtype=np.float64)
     if clean.shape != adv.shape:
-        raise ValueError(f"clean and adversarial maps differ in shape: {clean.shape} vs {adv.shape}")
+        raise ValueError(f"clean and adversarial maps must have the same shape, got {clean.shape} and {adv.shape}")
     out = {"js": js_divergence(clean, adv), "com_shift": com_shift(clean, adv, image_size),
            "entropy_clean": entropy(clean), "entropy_adv": entropy(adv),
            "peaks_clean": peaks(clean, image_size), "peaks_adv": peaks(adv, image_size)}

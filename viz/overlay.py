@@ -18,6 +18,8 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 def upsample(attention: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(h, w) map -> (H, W) float, bilinear, rescaled to keep its total mass."""
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"size must be (H, W) with both >= 1, got {size!r}")
     a = np.asarray(attention, dtype=np.float32)
     up = cv2.resize(a, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
     return up * (a.sum() / max(float(up.sum()), 1e-12))
@@ -58,6 +60,8 @@ def overlay(image: np.ndarray, attention: np.ndarray, alpha: float = 0.6, cmap: 
 def draw_box(image: np.ndarray, box: tuple[int, int, int, int], colour=(0, 255, 0),
              thickness: int = 1) -> np.ndarray:
     """Copy of a uint8 (H, W, 3) image with the half-open box (x0, y0, x1, y1) outlined."""
+    if not isinstance(thickness, int) or thickness < 1:
+        raise ValueError(f"thickness must be an integer >= 1 pixels, got {thickness!r}")
     out = np.ascontiguousarray(image).copy()
     x0, y0, x1, y1 = (int(v) for v in box)
     cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, thickness)

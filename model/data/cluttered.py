@@ -53,6 +53,12 @@ def render_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int
                   seed: int = 0) -> Canvas:
     """Render canvas ``index`` of ``split``; the item is ``images[index % len(images)]``."""
     n = len(images)
+    if split not in _SPLIT_IDS:
+        raise ValueError(f"split must be one of {sorted(_SPLIT_IDS)}, got {split!r}")
+    if not isinstance(index, (int, np.integer)) or index < 0:
+        raise ValueError(f"index must be an integer >= 0, got {index!r}")
+    if n == 0 or len(labels) != n:
+        raise ValueError(f"need as many labels as images (>= 1), got {len(labels)} and {n}")
     rng = np.random.default_rng([seed, _SPLIT_IDS[split], index])
     canvas = rng.uniform(0.0, 0.25, size=3).astype(np.float32)[None, None, :] \
         + rng.uniform(0.0, 0.06, size=(CANVAS, CANVAS, 3)).astype(np.float32)
