@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ from viz.cache import BusyError
 from viz.catalog import MAX_CHECKPOINT_BYTES, Entry, describe, list_checkpoints, load_uploaded
 from viz.export import FORMATS, MIME
 from viz.frames import amplified_perturbation, attribution_image, glance_frames
-from viz.images import FIT_MODES, ImageError, domain_warnings, prepare_image
+from viz.images import FIT_MODES, MAX_FILE_BYTES, ImageError, domain_warnings, prepare_image
 from viz.lab import Lab, Subject
 from viz.overlay import COLORMAPS
 from viz.samples import Sample, load_samples
@@ -95,6 +96,7 @@ def choose_model() -> ModelChoice | None:
             return None
         return ModelChoice(model, sha, entry.path.name)
     up = st.sidebar.file_uploader("safetensors checkpoint", type=["safetensors"], key="ckpt_upload",
+                                  max_upload_size=MAX_CHECKPOINT_BYTES // 2**20,
                                   help=f"Only safetensors files written by S3TA Lab; at most "
                                        f"{MAX_CHECKPOINT_BYTES // 2**20} MB. Pickles are refused.")
     if up is None:
@@ -132,7 +134,8 @@ def choose_image(size: int, class_names: list[str]) -> ImageChoice | None:
             return None
         label = sample.label if class_names[sample.label] == sample.class_name else None
         return ImageChoice(sample.image, f"sample:{sample.name}", sample.name, label, sample.box, ())
-    up = st.sidebar.file_uploader("Image file", type=UPLOAD_TYPES, key="image_upload")
+    up = st.sidebar.file_uploader("Image file", type=UPLOAD_TYPES, key="image_upload",
+                                  max_upload_size=MAX_FILE_BYTES // 2**20)
     fit = st.sidebar.selectbox("Fit to the model's square input", FIT_MODES, key="fit")
     if up is None:
         st.info("Upload an image in the sidebar (PNG, JPEG, WebP, GIF, BMP, TIFF), or pick one "
@@ -264,7 +267,8 @@ def export_section(subject: Subject, run, display: Display, model_name: str) -> 
     if not prepared or prepared["key"] != key:
         st.caption("Exports follow the current image, attack and display settings.")
         return
-    stem = os.path.splitext(subject.image_name)[0] + ("_adv" if run else "")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(os.path.basename(subject.image_name))[0])[:80]
+    stem = (stem or "image") + ("_adv" if run else "")
     cols = st.columns(len(FORMATS))
     for col, fmt in zip(cols, FORMATS):
         data = prepared["files"][fmt]

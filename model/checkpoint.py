@@ -111,24 +111,34 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"
     path = Path(path)
     meta = read_metadata(path)
     config = ModelConfig.from_dict(meta["config"])
-    try:
-        model = build_model(config)
+    try:  # a skeleton without storage first: a config that asks for a huge model costs nothing
+        with torch.device("meta"):
+            skeleton = build_model(config)
     except ValueError as exc:
         raise CheckpointError(f"{path.name}: cannot build the model its config describes: {exc}") from exc
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path.name}: cannot read the weights: {exc}") from exc
+    own = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    floats = {k for k, v in skeleton.state_dict().items() if v.is_floating_point()}
+    missing = sorted(set(own) - set(shapes))
+    wrong = [f"{k}: file {shapes[k]} vs config {own[k]}" for k in own if k in shapes and shapes[k] != own[k]]
+    if missing or wrong:
+        raise CheckpointError(f"{path.name}: weights do not match its config: "
+                              f"{len(missing)} missing (e.g. {missing[:3]}), "
+                              f"{len(wrong)} mis-shaped (e.g. {wrong[:2]})")
+    model = build_model(config)  # only now, when the file holds every weight the config needs
     try:
         tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path.name}: cannot read the weights: {exc}") from exc
-    own = model.state_dict()
     weights = {k: v for k, v in tensors.items() if k in own}
     extra = {k: v for k, v in tensors.items() if k not in own}
-    missing = sorted(set(own) - set(weights))
-    shapes = [f"{k}: file {tuple(weights[k].shape)} vs config {tuple(own[k].shape)}"
-              for k in weights if weights[k].shape != own[k].shape]
-    if missing or shapes:
-        raise CheckpointError(f"{path.name}: weights do not match its config: "
-                              f"{len(missing)} missing (e.g. {missing[:3]}), "
-                              f"{len(shapes)} mis-shaped (e.g. {shapes[:2]})")
+    bad = [k for k, v in weights.items() if k in floats and not v.is_floating_point()]
+    if bad:
+        raise CheckpointError(f"{path.name}: integer tensors where the model has floats: {bad[:3]}")
     model.load_state_dict(weights)
     model.to(device).eval()
     return model, meta, extra

@@ -80,3 +80,31 @@ def test_config_and_weights_that_disagree(tmp_path):
     save_file(tensors, str(tmp_path / "names.safetensors"), metadata={"s3ta": json.dumps(meta)})
     with pytest.raises(CheckpointError, match="class_names"):
         load_model(tmp_path / "names.safetensors")
+
+
+def test_a_config_asking_for_a_huge_model_is_refused_before_building_it(tmp_path):
+    import time
+    meta = {"config": ModelConfig(backbone="resnet152", image_size=224, backbone_widths=(2048, 4096, 8192, 8192),
+                                  key_channels=4096, value_channels=4096, lstm_size=8192).to_dict(),
+            "class_names": [str(i) for i in range(10)]}
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "huge.safetensors"), metadata={"s3ta": json.dumps(meta)})
+    t = time.perf_counter()
+    with pytest.raises(CheckpointError, match="do not match its config"):
+        load_model(tmp_path / "huge.safetensors")  # tens of GB if it were built for real
+    assert time.perf_counter() - t < 5
+
+
+def test_integer_weights_where_floats_belong_are_refused(tmp_path):
+    model = build_model(ModelConfig(heads=2))
+    path = save_checkpoint(model, tmp_path / "m.safetensors", {"class_names": NAMES})
+    tensors = {k: (v.to(torch.int32) if k.endswith("conv1.weight") else v) for k, v in model.state_dict().items()}
+    save_file(tensors, str(tmp_path / "int.safetensors"), metadata={"s3ta": json.dumps(read_metadata(path))})
+    with pytest.raises(CheckpointError, match="integer tensors"):
+        load_model(tmp_path / "int.safetensors")
+
+
+def test_metadata_of_the_wrong_kind(tmp_path):
+    for bad in ([1, 2], {"config": "resnet", "class_names": NAMES}, {"config": {}, "class_names": "abc"}):
+        save_file({"w": torch.zeros(2)}, str(tmp_path / "m.safetensors"), metadata={"s3ta": json.dumps(bad)})
+        with pytest.raises(CheckpointError):
+            load_model(tmp_path / "m.safetensors")

@@ -19,7 +19,7 @@ from model.data.stats import image_stats
 __all__ = ["ImageError", "PreparedImage", "prepare_image", "domain_warnings", "MAX_FILE_BYTES",
            "MAX_PIXELS", "FIT_MODES"]
 
-MAX_FILE_BYTES = 20 * 1024 * 1024  # matches server.maxUploadSize in .streamlit/config.toml
+MAX_FILE_BYTES = 20 * 1024 * 1024  # the image uploader's max_upload_size in app.py
 MAX_PIXELS = 40_000_000  # decoded size limit: a 5 MB PNG can declare gigapixels (a "bomb")
 MAX_SIDE_RATIO = 50  # 1x10000 strips hold nothing a 96 px model can see
 FIT_MODES = ("letterbox", "resize", "crop")
