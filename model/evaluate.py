@@ -1,5 +1,10 @@
-"""Evaluate checkpoints on the Cluttered Fashion-MNIST test split: accuracy, robustness, and
-where the attention goes, clean and under attack.
+"""Evaluate checkpoints: on the Cluttered Fashion-MNIST test split (accuracy, robustness, and
+where the attention goes, clean and under attack), or on any image folder such as ImageNet val.
+Every mode runs under torchrun too: each rank takes every world-th batch (batch seeds follow the
+global batch index, so the answer equals a single process's) and rank 0 writes the results::
+
+    torchrun --standalone --nproc_per_node=8 -m model.evaluate folder \
+        --checkpoint runs/r50/model.safetensors --root data/imagenet/val --glances 4 16 --steps 0 10 --eps 16
 
 Robustness grid (S3TA and the baseline side by side; markdown, CSV, JSON and a plotly HTML
 "computational race" figure in --out)::
@@ -36,9 +41,11 @@ from viz.metrics import box_mass
 
 from .attacks import AttackConfig, pgd
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import CANVAS, make_batch
+from .data import CANVAS, ImageFolder, make_batch
+from .data.transforms import EvalTransform
+from .distributed import all_reduce_sum, gather_array, is_main, setup_distributed, shard
 
-__all__ = ["task_metrics", "attention_on_item", "robustness_grid", "grid_markdown", "write_grid",
+__all__ = ["task_metrics", "attention_on_item", "robustness_grid", "folder_robustness", "grid_markdown", "write_grid",
            "main", "get_args_parser"]
 
 
@@ -68,9 +75,9 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=len(starts), desc="evaluate", dynamic_ncols=True)
+        bar = tqdm(total=len(shard(list(starts))), desc="evaluate", dynamic_ncols=True)
     device = next(model.parameters()).device
-    for b, start in enumerate(starts):
+    for b, start in shard(list(starts)):  # under torchrun each rank takes every world-th batch
         x, y, boxes = make_batch("test", range(start, min(n, start + batch_size)), seed=seed)
         x, y = x.to(device), y.to(device)
         with torch.no_grad():  # one unroll serves every count: glance t never sees later ones
@@ -98,16 +105,17 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
                             robust=f"{np.concatenate(robust).mean():.3f}")
     if bar is not None:
         bar.close()
+    correct_by_glance = np.array(all_reduce_sum(list(correct_by_glance), device))
     result: dict[str, Any] = {
         "n": n, "glances": glances, "seed": seed,
-        "clean_acc": float(np.concatenate(clean).mean()),
-        f"pgd{attack_steps}_random_target_8_255_acc": float(np.concatenate(robust).mean()),
-        "attention_on_item_clean": float(np.concatenate(mass).mean()),
+        "clean_acc": float(gather_array(clean).mean()),
+        f"pgd{attack_steps}_random_target_8_255_acc": float(gather_array(robust).mean()),
+        "attention_on_item_clean": float(gather_array(mass).mean()),
         "clean_acc_by_glances": {str(g): float(c / n) for g, c in zip(per_glance, correct_by_glance)},
     }
     for eps in ("16", "32"):
-        d = np.concatenate(drops[eps])
-        result[f"targeted_pgd{attack_steps}_{eps}_255_success"] = float(np.concatenate(success[eps]).mean())
+        d = gather_array(drops[eps])
+        result[f"targeted_pgd{attack_steps}_{eps}_255_success"] = float(gather_array(success[eps]).mean())
         result[f"attention_on_item_drop_{eps}_255"] = float(d.mean()) if d.size else float("nan")
     return result
 
@@ -127,7 +135,8 @@ def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequenc
                 for e in eps_255:
                     for k in steps:
                         jobs.append((name, model, g, t, e, k))
-    batches = [make_batch("test", range(s, min(n, s + batch_size)), seed=seed) for s in range(0, n, batch_size)]
+    mine = shard([range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)])
+    batches = [(b, make_batch("test", idx, seed=seed)) for b, idx in mine]  # this rank's shard
     bar = None
     if progress:
         from tqdm import tqdm
@@ -137,7 +146,7 @@ def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequenc
     for name, model, g, t, e, k in jobs:
         correct, succeeded, mass_clean, mass_adv, t0 = [], [], [], [], time.time()
         device = next(model.parameters()).device
-        for b, (x, y, boxes) in enumerate(batches):
+        for b, (x, y, boxes) in batches:
             x, y = x.to(device), y.to(device)
             key = (name, g, b)
             if key not in clean_mass:
@@ -154,14 +163,58 @@ def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequenc
             if bar is not None:
                 bar.update(1)
         rows.append({"model": name, "arch": model.config.arch, "glances": g, "target": t, "eps_255": e,
-                     "steps": k, "n": n, "acc": float(np.concatenate(correct).mean()),
-                     "attack_success": float(np.concatenate(succeeded).mean()),
-                     "attention_on_item_clean": float(np.concatenate(mass_clean).mean()),
-                     "attention_on_item_adv": float(np.concatenate(mass_adv).mean()),
+                     "steps": k, "n": n, "acc": float(gather_array(correct).mean()),
+                     "attack_success": float(gather_array(succeeded).mean()),
+                     "attention_on_item_clean": float(gather_array(mass_clean).mean()),
+                     "attention_on_item_adv": float(gather_array(mass_adv).mean()),
                      "seconds": round(time.time() - t0, 2)})
     if bar is not None:
         bar.close()
     return rows
+
+
+def folder_robustness(model: nn.Module, dataset: ImageFolder, glances: Sequence[int] = (4, 16),
+                      eps_255: Sequence[float] = (16,), steps: Sequence[int] = (0, 10), target: str = "random",
+                      batch_size: int = 50, seed: int = 0, n: int | None = None,
+                      progress: bool = True) -> list[dict[str, Any]]:
+    """Accuracy on an image folder (e.g. ImageNet val) clean and under L-inf PGD, for every
+    (glances, eps, steps); under torchrun each rank takes every world-th batch and the counts
+    are summed on every rank. Class indices follow the checkpoint's ``class_names``."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if target not in ("random", "untargeted"):
+        raise ValueError(f"target must be 'random' or 'untargeted', got {target!r}")
+    total = len(dataset) if n is None else min(n, len(dataset))
+    if total < 1:
+        raise ValueError(f"n must be >= 1 (images to evaluate), got {n!r}")
+    g_list = list(glances) if model.config.arch == "s3ta" else [1]
+    jobs = [(g, e, k) for g in g_list for e in eps_255 for k in steps]
+    counts = np.zeros((len(jobs), 2))  # correct, attack successes
+    device = next(model.parameters()).device
+    mine = shard([range(s, min(total, s + batch_size)) for s in range(0, total, batch_size)])
+    bar = None
+    if progress and is_main():
+        from tqdm import tqdm
+        bar = tqdm(total=len(mine), desc="evaluate", dynamic_ncols=True)
+    t0 = time.time()
+    for b, idx in mine:
+        items = [dataset[i] for i in idx]
+        x = torch.stack([im for im, _ in items]).to(device)
+        y = torch.tensor([lab for _, lab in items], device=device)
+        for j, (g, e, k) in enumerate(jobs):
+            res = pgd(model, x, y, AttackConfig(eps=e / 255, steps=k, target=target), glances=g,
+                      seed=seed * 7919 + b)
+            with torch.no_grad():
+                counts[j, 0] += float((model(res.images, glances=g).logits.argmax(1) == y).sum())
+            counts[j, 1] += float(res.success.sum())
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    counts = np.array(all_reduce_sum(counts.ravel().tolist(), device)).reshape(counts.shape)
+    return [{"glances": g, "target": target, "eps_255": e, "steps": k, "n": total,
+             "acc": counts[j, 0] / total, "attack_success": counts[j, 1] / total,
+             "seconds": round(time.time() - t0, 1)} for j, (g, e, k) in enumerate(jobs)]
 
 
 def grid_markdown(rows: Sequence[dict[str, Any]]) -> str:
@@ -220,40 +273,81 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--eps", type=float, nargs="+", default=[8, 16], help="in /255 units")
     g.add_argument("--targets", nargs="+", default=["random", "untargeted"], choices=["random", "untargeted"])
     g.add_argument("--out", type=Path, default=Path("docs/results"))
-    for q in (f, g):
+    d = sub.add_parser("folder", help="accuracy under attack on an image folder (e.g. ImageNet val)")
+    d.add_argument("--checkpoint", type=Path, required=True)
+    d.add_argument("--root", type=Path, required=True, help="root/<class>/<image>, classes named as in the checkpoint")
+    d.add_argument("--n", type=int, default=None, help="first n images (default: all)")
+    d.add_argument("--glances", type=int, nargs="+", default=[4, 16])
+    d.add_argument("--steps", type=int, nargs="+", default=[0, 10])
+    d.add_argument("--eps", type=float, nargs="+", default=[16], help="in /255 units")
+    d.add_argument("--target", default="random", choices=["random", "untargeted"])
+    d.add_argument("--crop-fraction", type=float, default=0.875)
+    d.add_argument("--json", type=Path, help="also write the rows to this file")
+    for q in (f, g, d):
         q.add_argument("--batch-size", type=int, default=100)
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--threads", type=int, default=None)
-        q.add_argument("--device", default="cpu")
+        q.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available; "
+                                                      "under torchrun cuda:LOCAL_RANK)")
     return p
 
 
 def main(args: argparse.Namespace) -> Any:
+    """Run one mode; under torchrun every rank computes its shard and rank 0 writes the results."""
+    import torch.distributed as dist
+
+    try:
+        return _run(args)
+    finally:
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
+
+def _run(args: argparse.Namespace) -> Any:
     from .checkpoint import DEFAULT_CHECKPOINT
     if args.threads:
         torch.set_num_threads(args.threads)
-    command = " ".join(shlex.quote(a) for a in ["python", "-m", "model.evaluate", *sys.argv[1:]])
+    _, world, device = setup_distributed(args.device)
+    prefix = ["python", "-m"] if world == 1 else ["torchrun", f"--nproc_per_node={world}", "-m"]
+    command = " ".join(shlex.quote(a) for a in [*prefix, "model.evaluate", *sys.argv[1:]])
+    main_rank = is_main()
     if args.mode == "grid":
         paths = args.checkpoints or [DEFAULT_CHECKPOINT, DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors"]
-        models = {p.stem: load_checkpoint(p, args.device)[0] for p in paths}
+        models = {p.stem: load_checkpoint(p, device)[0] for p in paths}
         rows = robustness_grid(models, args.n, args.glances, args.steps, args.eps, args.targets,
-                               args.batch_size, args.seed)
-        write_grid(rows, args.out, command)
-        print(grid_markdown(rows))
+                               args.batch_size, args.seed, progress=main_rank)
+        if main_rank:
+            write_grid(rows, args.out, command)
+            print(grid_markdown(rows))
+        return rows
+    if args.mode == "folder":
+        model, meta, _ = load_checkpoint(args.checkpoint, device)
+        dataset = ImageFolder(args.root, model.config.image_size,
+                              EvalTransform(model.config.image_size, args.crop_fraction),
+                              classes=list(meta["class_names"]))
+        rows = folder_robustness(model, dataset, args.glances, args.eps, args.steps, args.target,
+                                 args.batch_size, args.seed, args.n, progress=main_rank)
+        if main_rank:
+            print(json.dumps({"command": command, "world_size": world, "rows": rows}, indent=1))
+            if args.json:
+                args.json.write_text(json.dumps({"command": command, "world_size": world, "rows": rows},
+                                                indent=1) + "\n")
         return rows
     path = args.checkpoint or DEFAULT_CHECKPOINT
-    model, meta, _ = load_checkpoint(path, args.device)
+    model, meta, _ = load_checkpoint(path, device)
     t0 = time.time()
-    result = task_metrics(model, args.n, args.glances, args.batch_size, args.seed)
+    result = task_metrics(model, args.n, args.glances, args.batch_size, args.seed, progress=main_rank)
     result["wall_time_s"] = round(time.time() - t0, 1)
     result["command"] = command
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-    if args.write_metadata:
-        meta.setdefault("metrics", {})["test"] = result
-        meta.pop("config", None)
-        save_checkpoint(model, path, meta)
+    if main_rank:
+        print(json.dumps(result, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=1) + "\n")
+        if args.write_metadata:
+            meta.setdefault("metrics", {})["test"] = result
+            meta.pop("config", None)
+            save_checkpoint(model, path, meta)
     return result
 
 

@@ -20,6 +20,7 @@ optimizer and schedule, for ``--resume``) and ``model.safetensors`` at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -39,10 +40,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .attacks import AttackConfig, pgd
-from .checkpoint import load_checkpoint, save_checkpoint
+from .backbone import load_backbone_weights
+from .checkpoint import file_sha256, load_checkpoint, save_checkpoint
+from .distributed import all_reduce_sum, setup_distributed
 from .config import ModelConfig
 from .data import CLASS_NAMES, ClutteredFashionMNIST, ImageFolder
 from .data.stats import input_stats
+from .data.transforms import EvalTransform, TrainTransform
 from .factory import build_model
 
 __all__ = ["TrainConfig", "AdvConfig", "main", "get_args_parser", "train_one_epoch", "evaluate"]
@@ -93,6 +97,24 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     init_from: str | None = None  # start from these weights (e.g. a clean run), fresh optimizer
+    backbone_weights: str | None = None  # a torchvision-format ResNet state dict (.pth/.safetensors)
+    accum_steps: int = 1  # micro-batches per optimizer step: global batch = batch_size*world*accum
+    steps_per_epoch: int | None = None  # optimizer steps per epoch (None: the whole data set)
+    amp: str = "none"  # "bf16": autocast the forward passes (training and attack) to bfloat16
+    channels_last: bool = False  # NHWC memory format for the convolutions (faster on GPUs)
+    compile: bool = False  # torch.compile the training forward (one graph per glance count)
+    augment: bool = True  # imagefolder: random resized crop + flip (else resize + centre crop)
+    crop_fraction: float = 0.875  # imagefolder evaluation: resize to size/crop_fraction, centre crop
+
+    def __post_init__(self) -> None:
+        if self.amp not in ("none", "bf16"):
+            raise ValueError(f"train.amp must be 'none' or 'bf16', got {self.amp!r}")
+        if not isinstance(self.accum_steps, int) or self.accum_steps < 1:
+            raise ValueError(f"train.accum_steps must be an integer >= 1, got {self.accum_steps!r}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"train.steps_per_epoch must be >= 1 or null, got {self.steps_per_epoch!r}")
+        if not 1 <= self.glances_min <= self.glances_max:
+            raise ValueError(f"need 1 <= glances_min <= glances_max, got {self.glances_min}, {self.glances_max}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
@@ -126,6 +148,7 @@ def load_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
     raw: dict[str, Any] = {"model": {}, "train": {}}
     if args.config:
         raw.update(json.loads(args.config.read_text()))
+        raw.pop("_comment", None)  # configs may explain themselves
     for item in args.overrides:
         key, sep, value = item.partition("=")
         section, _, name = key.partition(".")
@@ -143,30 +166,6 @@ def load_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
     return ModelConfig.from_dict(raw["model"]), TrainConfig.from_dict(raw["train"])
 
 
-# ----------------------------------------------------------------------------- distributed
-def setup_distributed(device_arg: str | None) -> tuple[int, int, torch.device]:
-    """(rank, world size, device); initialises the process group under torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = torch.cuda.is_available() and (device_arg is None or device_arg.startswith("cuda"))
-    if cuda:
-        device = torch.device(device_arg if device_arg and ":" in device_arg else f"cuda:{local}")
-        torch.cuda.set_device(device)
-    else:
-        device = torch.device("cpu")
-    if world > 1:
-        dist.init_process_group("nccl" if cuda else "gloo")
-    return rank, world, device
-
-
-def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
-    t = torch.tensor(values, dtype=torch.float64, device=device)
-    if dist.is_initialized():
-        dist.all_reduce(t)
-    return t.tolist()
-
-
 # ----------------------------------------------------------------------------- data
 def build_datasets(cfg: TrainConfig, image_size: int) -> tuple[Any, Any, list[str]]:
     if cfg.task == "cluttered-fashion-mnist":
@@ -177,8 +176,11 @@ def build_datasets(cfg: TrainConfig, image_size: int) -> tuple[Any, Any, list[st
         if not cfg.data_root:
             raise ValueError("task imagefolder needs train.data_root (a folder with train/ and val/)")
         root = Path(cfg.data_root)
-        train = ImageFolder(root / "train", image_size)
-        val = ImageFolder(root / "val", image_size) if (root / "val").is_dir() else train
+        evaluation = EvalTransform(image_size, cfg.crop_fraction)
+        train = ImageFolder(root / "train", image_size,
+                            TrainTransform(image_size, cfg.seed) if cfg.augment else evaluation)
+        val_root = root / "val" if (root / "val").is_dir() else root / "train"
+        val = ImageFolder(val_root, image_size, evaluation, classes=train.classes)
         return train, val, train.classes
     raise ValueError(f"task must be one of {TASKS}, got {cfg.task!r}")
 
@@ -210,58 +212,97 @@ def glance_loss(step_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
     return F.cross_entropy(step_logits.flatten(0, 1), labels.repeat_interleave(n))
 
 
+def autocast(device: torch.device, cfg: TrainConfig) -> Any:
+    """bfloat16 autocast of forward passes when ``train.amp == "bf16"`` (no loss scaling needed)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16")
+
+
 def adversarial_batch(raw: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: AttackConfig,
-                      glances: int, seed: int) -> torch.Tensor:
+                      glances: int, seed: int, cfg: TrainConfig | None = None) -> torch.Tensor:
     """PGD/FGSM examples with BatchNorm in inference mode; the model is put back in train mode."""
     raw.eval()
     try:
-        result = pgd(raw, x, y, attack, glances=glances, seed=seed)
+        with autocast(x.device, cfg or TrainConfig()):
+            result = pgd(raw, x, y, attack, glances=glances, seed=seed)
     finally:
         raw.train()
     return result.images
 
 
+def _micro_batches(loader: DataLoader, accum: int, limit: int | None):
+    """Groups of ``accum`` consecutive batches, at most ``limit`` groups (an incomplete last
+    group is dropped, so every optimizer step sees the same amount of data)."""
+    group: list = []
+    steps = 0
+    for batch in loader:
+        group.append(batch)
+        if len(group) == accum:
+            yield group
+            group = []
+            steps += 1
+            if limit is not None and steps >= limit:
+                return
+
+
+def steps_in_epoch(loader: DataLoader, cfg: TrainConfig) -> int:
+    n = len(loader) // cfg.accum_steps
+    return n if cfg.steps_per_epoch is None else min(n, cfg.steps_per_epoch)
+
+
 def train_one_epoch(model: nn.Module, raw: nn.Module, loader: DataLoader,
                     optimizer: torch.optim.Optimizer, cfg: TrainConfig, epoch: int, start_step: int,
                     total_steps: int, device: torch.device, rank: int, world: int,
-                    progress: bool) -> tuple[dict[str, float], int]:
+                    progress: bool, forward: nn.Module | None = None) -> tuple[dict[str, float], int]:
+    """One epoch of optimizer steps, each over ``accum_steps`` micro-batches (gradients are
+    all-reduced once per step: ``no_sync`` on the others). ``forward`` is the module that runs
+    the training forward (the compiled one with ``train.compile``)."""
     model.train()
+    forward = forward if forward is not None else model  # (a compiled module has no truth value)
     attack = cfg.adv.attack()
     sums = [0.0, 0.0, 0.0]  # loss*n, correct, n
     step = start_step
-    iterator = loader
+    groups = _micro_batches(loader, cfg.accum_steps, cfg.steps_per_epoch)
     bar = None
     if progress and rank == 0:
         from tqdm import tqdm
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", dynamic_ncols=True, leave=False)
-        iterator = bar
-    for batch in iterator:
-        x, y = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
-        # The same glance count on every rank: drawn from (seed, step) alone.
+        bar = tqdm(groups, total=steps_in_epoch(loader, cfg), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   dynamic_ncols=True, leave=False)
+        groups = bar
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    for group in groups:
+        # The same glance count on every rank and micro-batch: drawn from (seed, step) alone.
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         glances = int(torch.randint(cfg.glances_min, cfg.glances_max + 1, (1,), generator=g))
-        if attack is not None:
-            x = adversarial_batch(raw, x, y, attack, glances, seed=cfg.seed * 1_000_003 + step * 97 + rank)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, total_steps, cfg)
-        out = model(x, glances=glances)
-        loss = glance_loss(out.step_logits, y)
+        for pg in optimizer.param_groups:
+            pg["lr"] = lr_at(step, total_steps, cfg)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        for micro, batch in enumerate(group):
+            x = batch[0].to(device, non_blocking=True).contiguous(memory_format=fmt)
+            y = batch[1].to(device, non_blocking=True)
+            if attack is not None:
+                x = adversarial_batch(raw, x, y, attack, glances,
+                                      seed=cfg.seed * 1_000_003 + step * 97 + rank + micro * 7919, cfg=cfg)
+            last = micro == len(group) - 1
+            sync = model.no_sync() if (world > 1 and not last) else contextlib.nullcontext()
+            with sync:
+                with autocast(device, cfg):
+                    out = forward(x, glances=glances)
+                loss = glance_loss(out.step_logits.float(), y)
+                (loss / len(group)).backward()
+            n = y.shape[0]
+            sums[0] += loss.item() * n
+            sums[1] += float((out.logits.argmax(1) == y).sum())
+            sums[2] += n
         if cfg.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         step += 1
-        n = y.shape[0]
-        sums[0] += loss.item() * n
-        sums[1] += float((out.logits.argmax(1) == y).sum())
-        sums[2] += n
         if bar is not None:
             bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}", acc=f"{sums[1] / sums[2]:.3f}",
                             glances=glances, lr=f"{optimizer.param_groups[0]['lr']:.2e}")
     loss_sum, correct, count = all_reduce_sum(sums, device)
     key = "train_adv" if attack is not None else "train"
-    return {f"{key}_loss": loss_sum / count, f"{key}_acc": correct / count}, step
+    return {f"{key}_loss": loss_sum / max(count, 1), f"{key}_acc": correct / max(count, 1)}, step
 
 
 @torch.no_grad()
@@ -340,9 +381,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         model.load_state_dict(loaded.state_dict())
         metadata["init_from"] = {"path": cfg.init_from, "recipe": meta.get("recipe"),
                                  "command": meta.get("command"), "wall_time_s": meta.get("wall_time_s")}
+    elif cfg.backbone_weights:
+        load_backbone_weights(model.backbone, cfg.backbone_weights, device)
+        metadata["backbone_weights"] = {"path": cfg.backbone_weights, "sha256": file_sha256(cfg.backbone_weights)}
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     raw = model
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    forward = torch.compile(model) if cfg.compile else model
 
     train_set, val_set, class_names = build_datasets(cfg, model_cfg.image_size)
     metadata["input_stats"] = training_input_stats(train_set)
@@ -352,9 +399,14 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     loader = DataLoader(train_set, cfg.batch_size, shuffle=sampler is None, sampler=sampler,
                         num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
                         drop_last=True, generator=loader_gen, persistent_workers=False)
-    val_loader = DataLoader(val_set, 250, sampler=val_sampler, num_workers=cfg.num_workers)
-    total_steps = cfg.epochs * len(loader)
-    step = start_epoch * len(loader)
+    val_loader = DataLoader(val_set, min(250, cfg.batch_size * 2), sampler=val_sampler,
+                            num_workers=cfg.num_workers, pin_memory=device.type == "cuda")
+    per_epoch = steps_in_epoch(loader, cfg)
+    if per_epoch < 1:
+        raise ValueError(f"an epoch has no optimizer step: {len(loader)} batches of {cfg.batch_size} per "
+                         f"process, accum_steps {cfg.accum_steps}; lower the batch size")
+    total_steps = cfg.epochs * per_epoch
+    step = start_epoch * per_epoch
     val_glances = (1,) if model_cfg.arch == "baseline" else tuple(sorted(
         {1, 2, 4, 8, 16} & set(range(1, cfg.glances_max + 1)) | {model_cfg.glances}))
     out_dir = Path(args.out)
@@ -373,10 +425,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         if sampler is not None:
             sampler.set_epoch(epoch)
         loader_gen.manual_seed(cfg.seed * 1000 + epoch)  # resume reproduces the same order
-        if isinstance(train_set, ClutteredFashionMNIST):
-            train_set.set_seed(cfg.seed * 1000 + epoch)  # fresh canvases each epoch
+        if hasattr(train_set, "set_seed"):
+            train_set.set_seed(cfg.seed * 1000 + epoch)  # fresh canvases / crops each epoch
         stats, step = train_one_epoch(model, raw, loader, optimizer, cfg, epoch, step, total_steps,
-                                      device, rank, world, not args.no_progress)
+                                      device, rank, world, not args.no_progress, forward)
         stats.update(evaluate(raw, val_loader, device, val_glances))
         stats.update(epoch=epoch + 1, wall_time_s=round(time.time() - t0, 1))
         history.append(stats)

@@ -3,7 +3,6 @@ animation, download. Skipped only where no Chromium is installed (the setup inst
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import socket

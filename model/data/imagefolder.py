@@ -1,8 +1,14 @@
-"""A folder of class folders (``root/<class>/<image>``), resized to the model's input size."""
+"""A folder of class folders (``root/<class>/<image>``), for ImageNet-style training.
+
+Without a transform every image is resized to the model's input (no crop), as the app and the
+small tests want; with ``model.data.transforms.TrainTransform`` / ``EvalTransform`` it is the
+usual random-resized-crop + flip for training and resize + centre crop for evaluation.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -23,25 +29,42 @@ def load_image(path: str | Path, size: int) -> torch.Tensor:
 
 
 class ImageFolder(Dataset):
-    """Classes are the sorted sub-folder names; item i is (image (3, size, size), label)."""
+    """Classes are the sorted sub-folder names; item i is (image (3, size, size), label).
+    ``classes`` may be given (e.g. the training set's) so that val labels use the same indices."""
 
-    def __init__(self, root: str | Path, size: int) -> None:
+    def __init__(self, root: str | Path, size: int,
+                 transform: Callable[[Image.Image, int], torch.Tensor] | None = None,
+                 classes: list[str] | None = None) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"image folder not found: {self.root}")
-        self.classes = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        found = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        self.classes = list(classes) if classes is not None else found
         if not self.classes:
             raise ValueError(f"{self.root} has no class sub-folders (expected root/<class>/<image>)")
-        self.samples = [(p, i) for i, c in enumerate(self.classes)
+        unknown = sorted(set(found) - set(self.classes))
+        if unknown:
+            raise ValueError(f"{self.root} has class folders the training set lacks: {unknown[:5]}")
+        self.samples = [(p, i) for i, c in enumerate(self.classes) if (self.root / c).is_dir()
                         for p in sorted((self.root / c).rglob("*"))
                         if p.suffix.lower() in IMAGE_EXTENSIONS]
         if not self.samples:
             raise ValueError(f"{self.root} holds no images with extensions {IMAGE_EXTENSIONS}")
         self.size = size
+        self.transform = transform
+
+    def set_seed(self, seed: int) -> None:
+        """A new draw of random crops (called once per epoch by the trainer)."""
+        if self.transform is not None and hasattr(self.transform, "seed"):
+            self.transform.seed = seed
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[index]
-        return load_image(path, self.size), label
+        if self.transform is None:
+            return load_image(path, self.size), label
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            return self.transform(im, index), label
