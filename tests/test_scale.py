@@ -81,8 +81,12 @@ def test_resnet50_s3ta_trains_resumes_and_evaluates_under_torchrun(folder, tmp_p
     out = tmp_path / "run"
     torchrun("-m", "model.train", "--out", str(out), "--stop-after", "2", *tiny_resnet50(folder))
     assert not (out / "model.safetensors").exists() and (out / "last.safetensors").exists()
+    one = subprocess.run([sys.executable, "-m", "model.train", "--out", str(out), "--resume", str(out / "last.safetensors"),
+                          "--stop-after", "1", *tiny_resnet50(folder)], cwd=ROOT, env=ENV, capture_output=True,
+                         text=True, timeout=300)  # a 2-rank checkpoint resumed on one process...
+    assert one.returncode == 0, one.stderr[-3000:]
     torchrun("-m", "model.train", "--out", str(out), "--resume", str(out / "last.safetensors"),
-             *tiny_resnet50(folder))
+             *tiny_resnet50(folder))  # ...and finished on two again
     history = json.loads((out / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3, 4]
     assert history[-1]["train_adv_loss"] < history[0]["train_adv_loss"]
