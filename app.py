@@ -165,7 +165,7 @@ def choose_attack(class_names: list[str]) -> tuple[AttackConfig | None, int, st.
     st.sidebar.header("Attack (PGD)")
     norm = st.sidebar.radio("Norm", ["L-inf", "L2"], horizontal=True, key="norm")
     if norm == "L-inf":
-        eps_255 = st.sidebar.slider("Epsilon (/255)", 0, MAX_EPS_255, 16, key="eps",
+        eps_255 = st.sidebar.slider("Epsilon (/255)", 0, MAX_EPS_255, 32, key="eps",
                                     help="Largest change of any pixel value, in 1/255 units.")
         eps = eps_255 / 255
     else:

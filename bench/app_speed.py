@@ -135,7 +135,7 @@ def main() -> None:
     if not args.no_browser:
         times.update(browser_times(args.repeats))
     names = {"pick": "sample picked -> page script done (nothing cached)",
-             "attack": "Run attack (PGD-20, 16/255, 4 glances) -> page done",
+             "attack": "Run attack (PGD-20 at the default 32/255, 4 glances) -> page done",
              "display": "display-only move (head) -> page done",
              "gif": "GIF export (16 glances, clean + adversarial frames)",
              "pick (browser)": "sample picked -> new animation drawn in Chromium",

@@ -173,7 +173,7 @@ def test_each_export_decodes_with_the_right_frames(app, tmp_path):
     assert npz["image"].shape == npz["adversarial"].shape == (96, 96, 3)
     meta = json.loads(str(npz["metadata"]))
     assert meta["glances"] == 6 and meta["attack"]["seed"] == 0 and len(meta["checkpoint"]["sha256"]) == 64
-    assert meta["attack"]["eps_255"] == pytest.approx(16)
+    assert meta["attack"]["eps_255"] == pytest.approx(32)  # the default
 
 
 def test_upload_an_image_and_mark_a_box(app):

@@ -93,7 +93,7 @@ def test_upload_attack_play_and_download(server, page, tmp_path):
     page.get_by_text("letterbox from 192x192 to 96x96").wait_for(timeout=30_000)
 
     move_slider(page, "Glances", 2)   # 4 -> 6
-    move_slider(page, "Epsilon (/255)", 8)  # 16 -> 24
+    move_slider(page, "Epsilon (/255)", -8)  # 32 -> 24
     page.get_by_text("Glances").first.wait_for()
     page.get_by_role("button", name="Run attack").click()
     wait_idle(page)
