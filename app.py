@@ -28,7 +28,7 @@ from viz.images import FIT_MODES, MAX_FILE_BYTES, ImageError, domain_warnings, p
 from viz.lab import Lab, Subject
 from viz.overlay import COLORMAPS
 from viz.samples import Sample, load_samples
-from viz.views import Display, drift_figure, glance_figure, perturbation_norms, pull_readout
+from viz.views import Display, auto_zoom, drift_figure, glance_figure, perturbation_norms, pull_readout
 
 MAX_GLANCES = 32
 MAX_EPS_255 = 32
@@ -188,12 +188,12 @@ def choose_attack(class_names: list[str]) -> tuple[AttackConfig | None, int, st.
         return None, seed, slot
 
 
-def choose_display(heads: int) -> Display:
+def choose_display(heads: int, image_size: int) -> Display:
     st.sidebar.header("Display")
     head = st.sidebar.radio("Heads", ["mean"] + [str(i) for i in range(heads)], horizontal=True, key="head")
     cmap = st.sidebar.selectbox("Colour map", list(COLORMAPS), key="cmap")
     alpha = st.sidebar.slider("Heatmap opacity", 0.0, 1.0, 0.6, 0.05, key="alpha")
-    return Display(None if head == "mean" else int(head), cmap, alpha)
+    return Display(None if head == "mean" else int(head), cmap, alpha, auto_zoom(image_size))
 
 
 # ---------------------------------------------------------------- page sections
@@ -226,8 +226,8 @@ def probabilities_section(clean, run, label: int, class_names: list[str]) -> Non
     st.plotly_chart(probability_figure(curves, class_names, shown), key="probs_chart")
 
 
-def perturbation_section(image: np.ndarray, run) -> None:
-    picture, gain = amplified_perturbation(image, run.image)
+def perturbation_section(image: np.ndarray, run, display: Display) -> None:
+    picture, gain = amplified_perturbation(image, run.image, display.zoom)
     norms = perturbation_norms(image, run.image)
     c1, c2 = st.columns([1, 2])
     c1.image(picture, caption=f"perturbation × {gain:.0f} (grey = 0)", width=288)
@@ -247,12 +247,12 @@ def attribution_section(subject: Subject, clean, run, display: Display) -> None:
         st.markdown(f"**{name}** (for its predicted class, {names[pred.label]})")
         cols = st.columns(3)
         mean_attention = pred.attention.mean(axis=0, keepdims=True)  # over glances
-        cols[0].image(glance_frames(img, mean_attention, display.head, 3, display.cmap, display.alpha,
+        cols[0].image(glance_frames(img, mean_attention, display.head, display.zoom, display.cmap, display.alpha,
                                     subject.box, scanpath=False)[0],
                       caption="attention (mean over glances)", width=240)
-        cols[1].image(attribution_image(attrs[f"saliency/{name}"], img, cmap=display.cmap),
+        cols[1].image(attribution_image(attrs[f"saliency/{name}"], img, display.zoom, display.cmap),
                       caption="captum Saliency |∂logit/∂x|", width=240)
-        cols[2].image(attribution_image(attrs[f"integrated_gradients/{name}"], img, cmap=display.cmap),
+        cols[2].image(attribution_image(attrs[f"integrated_gradients/{name}"], img, display.zoom, display.cmap),
                       caption="captum Integrated Gradients (black baseline)", width=240)
 
 
@@ -298,7 +298,7 @@ def main() -> None:
     picked = choose_image(config.image_size, class_names)
     glances = st.sidebar.slider("Glances", 1, MAX_GLANCES, min(config.glances, MAX_GLANCES), key="glances")
     cfg, seed, run_slot = choose_attack(class_names)
-    display = choose_display(getattr(config, "heads", 1) if config.arch == "s3ta" else 1)
+    display = choose_display(getattr(config, "heads", 1) if config.arch == "s3ta" else 1, config.image_size)
     if picked is None:
         return
     for note in picked.notes:
@@ -354,7 +354,7 @@ def main() -> None:
     sections = {
         "Probabilities": lambda: probabilities_section(clean, run, label, class_names),
         "Attention pull": lambda: pull_section(subject, clean, run, display),
-        "Perturbation": lambda: perturbation_section(subject.image, run),
+        "Perturbation": lambda: perturbation_section(subject.image, run, display),
         "Attack drift": lambda: st.plotly_chart(drift_figure(run, class_names, subject.box, display),
                                                 key="drift_chart"),
         "Attributions": lambda: attribution_section(subject, clean, run, display),

@@ -259,7 +259,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="mode", required=True)
     f = sub.add_parser("floors", help="the floor metrics of one checkpoint")
     f.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped default")
-    f.add_argument("--n", type=int, default=2000, help="test canvases")
+    f.add_argument("--n", "--num-examples", dest="n", type=int, default=2000, help="test canvases (--num-examples under torchrun: its parser takes --n for its own options)")
     f.add_argument("--glances", type=int, default=None)
     f.add_argument("--write-metadata", action="store_true",
                    help="store the numbers in the checkpoint's metadata (metrics.test)")
@@ -267,7 +267,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grid", help="accuracy under attack over glances x steps x eps")
     g.add_argument("--checkpoints", type=Path, nargs="+", default=None,
                    help="default: the shipped default S3TA and the baseline")
-    g.add_argument("--n", type=int, default=500)
+    g.add_argument("--n", "--num-examples", dest="n", type=int, default=500, help="test canvases (--num-examples under torchrun: its parser takes --n for its own options)")
     g.add_argument("--glances", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     g.add_argument("--steps", type=int, nargs="+", default=[0, 10, 20, 50])
     g.add_argument("--eps", type=float, nargs="+", default=[8, 16], help="in /255 units")
@@ -276,7 +276,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("folder", help="accuracy under attack on an image folder (e.g. ImageNet val)")
     d.add_argument("--checkpoint", type=Path, required=True)
     d.add_argument("--root", type=Path, required=True, help="root/<class>/<image>, classes named as in the checkpoint")
-    d.add_argument("--n", type=int, default=None, help="first n images (default: all)")
+    d.add_argument("--n", "--num-examples", dest="n", type=int, default=None,
+                   help="first n images (default: all) (--num-examples under torchrun: its parser takes --n for its own options)")
     d.add_argument("--glances", type=int, nargs="+", default=[4, 16])
     d.add_argument("--steps", type=int, nargs="+", default=[0, 10])
     d.add_argument("--eps", type=float, nargs="+", default=[16], help="in /255 units")
@@ -325,7 +326,7 @@ def _run(args: argparse.Namespace) -> Any:
         model, meta, _ = load_checkpoint(args.checkpoint, device)
         dataset = ImageFolder(args.root, model.config.image_size,
                               EvalTransform(model.config.image_size, args.crop_fraction),
-                              classes=list(meta["class_names"]))
+                              classes=list(meta.get("class_folders") or meta["class_names"]))
         rows = folder_robustness(model, dataset, args.glances, args.eps, args.steps, args.target,
                                  args.batch_size, args.seed, args.n, progress=main_rank)
         if main_rank:

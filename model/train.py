@@ -105,6 +105,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile the training forward (one graph per glance count)
     augment: bool = True  # imagefolder: random resized crop + flip (else resize + centre crop)
     crop_fraction: float = 0.875  # imagefolder evaluation: resize to size/crop_fraction, centre crop
+    class_names_file: str | None = None  # imagefolder: "<folder> <readable name>" per line (e.g.
+    # ImageNet's LOC_synset_mapping.txt), so checkpoints carry names, not WordNet ids
 
     def __post_init__(self) -> None:
         if self.amp not in ("none", "bf16"):
@@ -181,8 +183,24 @@ def build_datasets(cfg: TrainConfig, image_size: int) -> tuple[Any, Any, list[st
                             TrainTransform(image_size, cfg.seed) if cfg.augment else evaluation)
         val_root = root / "val" if (root / "val").is_dir() else root / "train"
         val = ImageFolder(val_root, image_size, evaluation, classes=train.classes)
-        return train, val, train.classes
+        return train, val, readable_names(train.classes, cfg.class_names_file)
     raise ValueError(f"task must be one of {TASKS}, got {cfg.task!r}")
+
+
+def readable_names(folders: list[str], mapping_file: str | None) -> list[str]:
+    """Class names for the checkpoint: the folder names, or their readable names from a
+    "<folder> <name>" per line file (the first comma-separated name is kept)."""
+    if not mapping_file:
+        return list(folders)
+    table = {}
+    for line in Path(mapping_file).read_text().splitlines():
+        key, _, name = line.strip().partition(" ")
+        if key:
+            table[key] = name.split(",")[0].strip() or key
+    missing = [f for f in folders if f not in table]
+    if missing:
+        raise ValueError(f"{mapping_file} names no class for folders {missing[:5]} ({len(missing)} in all)")
+    return [table[f] for f in folders]
 
 
 # ----------------------------------------------------------------------------- training
@@ -393,6 +411,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
 
     train_set, val_set, class_names = build_datasets(cfg, model_cfg.image_size)
     metadata["input_stats"] = training_input_stats(train_set)
+    if isinstance(train_set, ImageFolder):  # evaluation maps folders to indices through these
+        metadata["class_folders"] = list(train_set.classes)
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=cfg.seed) if world > 1 else None
     val_sampler = DistributedSampler(val_set, world, rank, shuffle=False) if world > 1 else None
     loader_gen = torch.Generator().manual_seed(cfg.seed)
@@ -451,9 +471,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def training_input_stats(dataset: Dataset, n: int = 256) -> dict[str, dict[str, float]]:
-    """``input_stats`` of the first ``n`` training images, for the app's "far from the training
-    data" warning on uploads."""
-    images = [dataset[i][0].permute(1, 2, 0).numpy() for i in range(min(n, len(dataset)))]
+    """``input_stats`` of ``n`` training images spread evenly over the set (image folders are
+    sorted by class), for the app's "far from the training data" warning on uploads."""
+    picks = np.unique(np.linspace(0, len(dataset) - 1, min(n, len(dataset))).round().astype(int))
+    images = [dataset[int(i)][0].permute(1, 2, 0).numpy() for i in picks]  # spread over classes
     return input_stats(np.stack(images))
 
 

@@ -187,7 +187,10 @@ def test_bf16_channels_last_and_backbone_weights_in_one_process(folder, tmp_path
     weights = tmp_path / "resnet50-local.pth"
     torch.save(build_model(cfg).backbone.state_dict(), weights)
     out = tmp_path / "bf16"
+    names = tmp_path / "names.txt"
+    names.write_text("bars n0001 striped thing, stripes\ndisc round disc\nsquare a square\nextra unused\n")
     args = [*tiny_resnet50(folder), "--set", "train.epochs=1", "--set", "train.amp=bf16",
+            "--set", f"train.class_names_file={names}",
             "--set", "train.channels_last=true", "--set", f"train.backbone_weights={weights}",
             "--set", "train.steps_per_epoch=2", "--set", "train.num_workers=0"]
     proc = subprocess.run([sys.executable, "-m", "model.train", "--out", str(out), *args], cwd=ROOT, env=ENV,
@@ -196,6 +199,30 @@ def test_bf16_channels_last_and_backbone_weights_in_one_process(folder, tmp_path
     meta = json.loads((out / "model.json").read_text())
     assert meta["backbone_weights"]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert meta["recipe"]["amp"] == "bf16" and np.isfinite(meta["history"][0]["train_adv_loss"])
+    assert meta["class_names"] == ["n0001 striped thing", "round disc", "a square"]
+    assert meta["class_folders"] == CLASSES
+    ev = subprocess.run([sys.executable, "-m", "model.evaluate", "folder", "--checkpoint", str(out / "model.safetensors"),
+                         "--root", str(folder / "val"), "--glances", "2", "--steps", "0", "--n", "24",
+                         "--device", "cpu", "--json", str(tmp_path / "e.json")], cwd=ROOT, env=ENV,
+                        capture_output=True, text=True, timeout=300)
+    assert ev.returncode == 0, ev.stderr[-3000:]  # val folders found through class_folders
+    assert json.loads((tmp_path / "e.json").read_text())["rows"][0]["n"] == 24
+
+    # the app opens it: upload the checkpoint and an image, attack, read the readable names
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.sidebar.selectbox(key="model_choice").set_value("Upload a checkpoint…").run()
+    at.sidebar.file_uploader(key="ckpt_upload").set_value(
+        ("r50.safetensors", (out / "model.safetensors").read_bytes(), "application/octet-stream")).run()
+    assert any("64 px" in w.value for w in at.warning)  # the 96 px gallery does not fit
+    at.sidebar.radio(key="source").set_value("Upload").run()
+    image = next((folder / "val" / "disc").glob("*.png")).read_bytes()
+    at.sidebar.file_uploader(key="image_upload").set_value(("disc.png", image, "image/png")).run()
+    at.sidebar.button(key="run_attack").click().run()
+    assert not at.exception, at.exception
+    shown = [m.value for m in at.markdown if m.value.startswith("**Clean: ") or m.value.startswith("**Adversarial: ")]
+    assert len(shown) == 2 and all(any(n in v for n in meta["class_names"]) for v in shown)
 
 
 def test_gpu_bench_script_runs_its_smoke_mode():
@@ -205,3 +232,20 @@ def test_gpu_bench_script_runs_its_smoke_mode():
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| S3TA") or line.startswith("| baseline")]
     assert len(rows) == 2 and all(float(r.split("|")[2]) > 0 for r in rows)
+
+
+@pytest.mark.slow
+def test_robustness_grid_sharded_over_two_ranks_equals_one_process(tmp_path):
+    grid = ["-m", "model.evaluate", "grid", "--num-examples", "20", "--glances", "1", "2", "--steps", "0", "2", "--eps", "8",
+            "--targets", "random", "--batch-size", "5", "--threads", "1", "--device", "cpu"]
+    torchrun(*grid, "--out", str(tmp_path / "two"))
+    one = subprocess.run([sys.executable, *grid, "--out", str(tmp_path / "one")], cwd=ROOT, env=ENV,
+                         capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr[-3000:]
+    rows = [json.loads((tmp_path / d / "results.json").read_text()) for d in ("one", "two")]
+    assert rows[1]["command"].startswith("torchrun --nproc_per_node=2")
+    assert len(rows[0]["rows"]) == len(rows[1]["rows"]) == 2 * 2 + 2  # s3ta x 2 glances, baseline once
+    for a, b in zip(rows[0]["rows"], rows[1]["rows"]):
+        assert (a["model"], a["glances"], a["steps"], a["acc"], a["attack_success"]) == \
+               (b["model"], b["glances"], b["steps"], b["acc"], b["attack_success"])
+        assert a["attention_on_item_adv"] == pytest.approx(b["attention_on_item_adv"], abs=1e-9)

@@ -26,7 +26,7 @@ from PIL import Image
 from model.inference import Prediction
 
 from .analysis import AttackRun, attack_settings
-from .views import Display, drift_figure, export_frames, glance_figure
+from .views import Display, auto_zoom, drift_figure, export_frames, glance_figure
 
 __all__ = ["to_gif", "to_webm", "to_png_strip", "to_html", "to_npz", "export_metadata",
            "render_exports", "FORMATS", "MIME", "cli"]
@@ -227,7 +227,7 @@ def main(args: argparse.Namespace) -> list[Path]:
     eps = args.eps / 255 if args.norm == "linf" else args.eps
     cfg = None if args.eps == 0 else AttackConfig(norm=args.norm, eps=eps, steps=args.steps, target=target,
                                                   target_class=target_class, restarts=args.restarts)
-    display = Display(head=args.head, cmap=args.cmap)
+    display = Display(head=args.head, cmap=args.cmap, zoom=auto_zoom(model.config.image_size))
     files = [args.images] if args.images.is_file() else sorted(
         p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:

@@ -18,7 +18,7 @@ from .frames import glance_frames, select_head, side_by_side
 from .metrics import attention_shift, peaks
 from .overlay import COLORMAPS
 
-__all__ = ["Display", "glance_panels", "glance_figure", "drift_panel", "drift_figure",
+__all__ = ["Display", "auto_zoom", "glance_panels", "glance_figure", "drift_panel", "drift_figure",
            "export_frames", "pull_readout", "perturbation_norms"]
 
 
@@ -42,6 +42,14 @@ class Display:
     @property
     def head_name(self) -> str:
         return "mean over heads" if self.head is None else f"head {self.head}"
+
+
+def auto_zoom(image_size: int, target: int = 288) -> int:
+    """The integer enlargement that draws an image about ``target`` pixels wide: 3 for the
+    96 px canvases, 1 for 224 px ImageNet inputs."""
+    if not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    return max(1, min(8, round(target / image_size)))
 
 
 def _frame_titles(pred: Prediction, class_names: Sequence[str], run: str) -> list[str]:
