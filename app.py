@@ -22,11 +22,11 @@ from model.checkpoint import CheckpointError, file_sha256, load_model
 from viz.animation import probability_figure
 from viz.cache import BusyError
 from viz.catalog import MAX_CHECKPOINT_BYTES, Entry, describe, list_checkpoints, load_uploaded
-from viz.export import FORMATS, MIME
+from viz.export import FORMATS, MIME, to_png_strip
 from viz.frames import amplified_perturbation, attribution_image, glance_frames
 from viz.images import FIT_MODES, MAX_FILE_BYTES, ImageError, domain_warnings, prepare_image
 from viz.lab import Lab, Subject
-from viz.overlay import COLORMAPS
+from viz.overlay import COLORMAPS, draw_box, enlarge, to_uint8
 from viz.samples import Sample, load_samples
 from viz.views import Display, auto_zoom, drift_figure, glance_figure, perturbation_norms, pull_readout
 
@@ -35,7 +35,7 @@ MAX_EPS_255 = 32
 MAX_STEPS = 200
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
 SECTIONS = ["Probabilities", "Attention pull", "Perturbation", "Attack drift", "Attributions", "Export",
-            "Model"]
+            "Model", "Gallery"]
 TARGETS = {"random wrong class": "random", "chosen class": "class", "untargeted": "untargeted"}
 
 
@@ -65,6 +65,13 @@ def lab() -> Lab:
 @st.cache_resource
 def samples() -> list[Sample]:
     return load_samples()
+
+
+@st.cache_resource
+def thumbnails() -> list[bytes]:
+    """The gallery drawn and PNG-encoded once: each canvas at 2x with its item box."""
+    return [to_png_strip(draw_box(enlarge(to_uint8(s.image), 2), tuple(2 * v for v in s.box), thickness=2)[None])
+            for s in samples()]
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -276,6 +283,14 @@ def export_section(subject: Subject, run, display: Display, model_name: str) -> 
                             key=f"download_{fmt}", on_click="ignore")
 
 
+def gallery_section() -> None:
+    st.caption("The shipped test canvases of the default task, the item's box in green; pick one in "
+               "the sidebar.")
+    cols = st.columns(5)
+    for i, (s, thumb) in enumerate(zip(samples(), thumbnails())):
+        cols[i % 5].image(thumb, caption=f"{s.class_name} ({s.name})", width=150)
+
+
 def model_section(choice: ModelChoice) -> None:
     meta = choice.model.metadata
     st.json(describe(meta), expanded=False)
@@ -359,7 +374,8 @@ def main() -> None:
                                                 key="drift_chart"),
         "Attributions": lambda: attribution_section(subject, clean, run, display),
         "Export": lambda: export_section(subject, run, display, choice.name),
-        "Model": lambda: model_section(choice)}
+        "Model": lambda: model_section(choice),
+        "Gallery": gallery_section}
     needs_attack = {"Attention pull", "Perturbation", "Attack drift"}
     for name, tab in zip(SECTIONS, tabs):
         if not tab.open:

@@ -223,3 +223,28 @@ def test_model_choice_listed_uploaded_and_refused(app, tmp_path):
         ("mine.safetensors", DEFAULT_CHECKPOINT.read_bytes(), "application/octet-stream")).run()
     assert not app.exception and not app.error
     assert "mine.safetensors" in app.caption[0].value
+
+
+def test_l2_chosen_class_and_restarts(app):
+    label_class = app.sidebar.selectbox(key="sample").value.split(" (")[0]
+    app.sidebar.radio(key="norm").set_value("L2").run()
+    app.sidebar.slider(key="eps_l2").set_value(4.0).run()
+    app.sidebar.selectbox(key="target").set_value("chosen class").run()
+    app.sidebar.selectbox(key="target_class").set_value(label_class).run()
+    assert any("class being attacked" in w.value for w in app.sidebar.warning)  # nothing to run
+    assert not app.sidebar.button
+    other = next(c for c in app.sidebar.selectbox(key="target_class").options if c != label_class)
+    app.sidebar.selectbox(key="target_class").set_value(other).run()
+    app.sidebar.slider(key="restarts").set_value(2).run()
+    run_attack(app)
+    caption = next(c.value for c in app.caption if c.value.startswith("The attack "))
+    assert other in caption
+    open_tab(app, "Perturbation")
+    l2 = float(next(m for m in app.metric if m.label == "L2").value)
+    assert 0 < l2 <= 4.0 + 1e-4
+
+
+def test_gallery_tab_shows_every_sample(app):
+    open_tab(app, "Gallery")
+    captions = [c for img in app.get("image") for c in img.captions]
+    assert sorted(captions) == sorted(app.sidebar.selectbox(key="sample").options)  # (column-major order)
