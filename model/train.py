@@ -37,7 +37,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from .attacks import AttackConfig, pgd
 from .backbone import load_backbone_weights
@@ -82,7 +82,7 @@ class TrainConfig:
     task: str = "cluttered-fashion-mnist"
     data_root: str | None = None  # imagefolder: root with train/ (and val/); fmnist: IDX folder
     train_size: int = 60000  # canvases per epoch (fresh ones every epoch)
-    val_size: int = 500  # test-split canvases scored after each epoch
+    val_size: int = 500  # validation examples scored after each epoch (canvases, or folder images)
     epochs: int = 10
     batch_size: int = 128  # per process
     optimizer: str = "adamw"
@@ -183,6 +183,9 @@ def build_datasets(cfg: TrainConfig, image_size: int) -> tuple[Any, Any, list[st
                             TrainTransform(image_size, cfg.seed) if cfg.augment else evaluation)
         val_root = root / "val" if (root / "val").is_dir() else root / "train"
         val = ImageFolder(val_root, image_size, evaluation, classes=train.classes)
+        if cfg.val_size < len(val):  # an even spread over the (class-sorted) folder
+            picks = np.linspace(0, len(val) - 1, cfg.val_size).round().astype(int)
+            val = Subset(val, np.unique(picks).tolist())
         return train, val, readable_names(train.classes, cfg.class_names_file)
     raise ValueError(f"task must be one of {TASKS}, got {cfg.task!r}")
 
