@@ -246,8 +246,12 @@ def perturbation_section(image: np.ndarray, run, display: Display) -> None:
 
 
 def attribution_section(subject: Subject, clean, run, display: Display) -> None:
-    with st.spinner("Computing Saliency and Integrated Gradients…"):
-        attrs = lab().attributions(subject, run)
+    try:
+        with st.spinner("Computing Saliency and Integrated Gradients…"):
+            attrs = lab().attributions(subject, run)
+    except (RuntimeError, MemoryError) as exc:  # BusyError included
+        st.warning(f"Attributions are not available right now: {exc}")
+        return
     runs = [("clean", subject.image, clean)] + ([("adversarial", run.image, run.prediction)] if run else [])
     names = subject.class_names
     for name, img, pred in runs:
@@ -346,6 +350,8 @@ def main() -> None:
                 st.warning(str(exc))
             except ValueError as exc:
                 st.error(f"The attack could not run: {exc}")
+            except (RuntimeError, MemoryError) as exc:  # e.g. out of memory on a large model
+                st.error(f"The attack failed: {exc}. Try fewer steps, restarts or glances.")
             else:
                 st.rerun()  # redraw the sidebar with the result cached (the button greys out)
             finally:

@@ -248,3 +248,15 @@ def test_gallery_tab_shows_every_sample(app):
     open_tab(app, "Gallery")
     captions = [c for img in app.get("image") for c in img.captions]
     assert sorted(captions) == sorted(app.sidebar.selectbox(key="sample").options)  # (column-major order)
+
+
+def test_a_failing_attack_gets_a_message_and_the_page_goes_on(app, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(viz.lab, "run_attack", boom)
+    app.sidebar.slider(key="steps").set_value(33).run()  # settings never run before
+    app.sidebar.button(key="run_attack").click().run()
+    assert not app.exception
+    assert any("out of memory" in e.value and "fewer steps" in e.value for e in app.error)
+    assert figure(app, "glances_chart")["frames"]  # the clean view is still there
