@@ -103,3 +103,17 @@ def test_the_page_survives_the_whole_corpus():
             assert any(expect in e.value for e in at.error), (name, [e.value for e in at.error])
             at.sidebar.file_uploader(key="image_upload").set_value(("good.png", good, "image/png")).run()
             assert not at.exception and not at.error, name
+
+
+def test_far_from_training_warning_spares_the_gallery_and_flags_photos():
+    from model import load_model
+    from viz.images import domain_warnings
+    from viz.samples import load_samples
+
+    stats = load_model().metadata["input_stats"]
+    assert all(domain_warnings(s.image, stats) == [] for s in load_samples())
+    yy, xx = np.mgrid[0:96, 0:96] / 96.0
+    bright = np.stack([xx, yy, 0.5 + 0 * xx], -1).astype(np.float32)  # a bright, colourful picture
+    words = " ".join(domain_warnings(bright, stats))
+    assert "brightness" in words and "saturation" in words
+    assert domain_warnings(bright, None) == []  # a checkpoint without stats: nothing to compare
