@@ -268,7 +268,7 @@ def attribution_section(subject: Subject, clean, run, display: Display) -> None:
 
 
 def export_section(subject: Subject, run, display: Display, model_name: str) -> None:
-    key = (subject.key, None if run is None else id(run), display)
+    key = (subject.key, None if run is None else Lab.attack_key(subject, run.config, run.seed), display)
     prepared = st.session_state.get("exports")
     if st.button("Prepare exports", key="prepare_exports",
                  help="GIF, WebM, PNG strip, standalone HTML and NPZ of what is shown"):

@@ -1,5 +1,5 @@
 """Plotly figures for the app and the HTML export: glance animations (frames, play/pause, a
-frame slider), probability curves, attention-pull curves. They return figures and never show
+frame slider) and probability curves. They return figures and never show
 or save themselves."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-__all__ = ["image_data_uri", "frames_animation", "probability_figure", "pull_figure"]
+__all__ = ["image_data_uri", "frames_animation", "probability_figure"]
 
 
 def image_data_uri(image: np.ndarray, fmt: str = "jpeg", quality: int = 92) -> str:
@@ -118,23 +117,6 @@ def probability_figure(curves: dict[str, np.ndarray], class_names: Sequence[str]
                                      line={"dash": dashes[r % 3], "color": _colour(k)}))
     fig.update_layout(xaxis_title=x_title, yaxis_title="probability", yaxis_range=[0, 1],
                       template="plotly_white", height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10})
-    return fig
-
-
-def pull_figure(panels: dict[str, dict[str, np.ndarray]]) -> go.Figure:
-    """The attention-pull readout per glance: one small panel per metric (title -> {line name:
-    values (N,)}), e.g. mass in the box for the clean and the adversarial image."""
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels))
-    seen: set[str] = set()
-    for i, lines in enumerate(panels.values()):
-        for j, (name, values) in enumerate(lines.items()):
-            v = np.asarray(values, dtype=float)
-            fig.add_trace(go.Scatter(x=np.arange(1, v.shape[0] + 1), y=v, mode="lines+markers",
-                                     name=name, legendgroup=name, showlegend=name not in seen,
-                                     line={"color": _colour(j)}), row=1, col=i + 1)
-            seen.add(name)
-        fig.update_xaxes(title_text="glance", row=1, col=i + 1)
-    fig.update_layout(template="plotly_white", height=280, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
 
 

@@ -59,16 +59,18 @@ def _frame_titles(pred: Prediction, class_names: Sequence[str], run: str) -> lis
 
 def glance_panels(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
                   class_names: Sequence[str], box: tuple[int, int, int, int] | None,
-                  display: Display) -> tuple[list[np.ndarray], list[str], list[list[str]], list[np.ndarray]]:
+                  display: Display, scanpath: bool = False
+                  ) -> tuple[list[np.ndarray], list[str], list[list[str]], list[np.ndarray]]:
     """(panels of (N, H, W, 3) frames, panel titles, per-frame captions, scanpaths (N, 2) in the
-    panels' pixels) for the clean image and, when there is one, the adversarial image."""
+    panels' pixels) for the clean image and, when there is one, the adversarial image; with
+    ``scanpath`` the path is also drawn into the frames (the exports have no plotly on top)."""
     runs = [("clean", image, clean)]
     if attack is not None:
         runs.append(("adversarial", attack.image, attack.prediction))
     panels, titles, captions, paths = [], [], [], []
     for name, img, pred in runs:
         panels.append(glance_frames(img, pred.attention, display.head, display.zoom, display.cmap,
-                                    display.alpha, box, scanpath=False))
+                                    display.alpha, box, scanpath=scanpath))
         titles.append(f"{name}: {class_names[pred.label]} ({pred.probs.max():.0%})")
         captions.append(_frame_titles(pred, class_names, name))
         size = (img.shape[0] * display.zoom, img.shape[1] * display.zoom)
@@ -112,12 +114,8 @@ def export_frames(image: np.ndarray, clean: Prediction, attack: AttackRun | None
                   display: Display) -> np.ndarray:
     """(N, H', W', 3) uint8: clean | adversarial per glance with scanpaths and captions, the
     frames of the GIF, WebM and PNG strip."""
-    runs = [(image, clean)] + ([(attack.image, attack.prediction)] if attack is not None else [])
-    panels = [glance_frames(img, pred.attention, display.head, display.zoom, display.cmap,
-                            display.alpha, box, scanpath=True) for img, pred in runs]
-    names = ["clean", "adversarial"]
-    titles = [_frame_titles(pred, class_names, names[i]) for i, (_, pred) in enumerate(runs)]
-    return side_by_side(panels, titles)
+    panels, _, captions, _ = glance_panels(image, clean, attack, class_names, box, display, scanpath=True)
+    return side_by_side(panels, captions)
 
 
 def pull_readout(clean: Prediction, attack: AttackRun, image_size: tuple[int, int],

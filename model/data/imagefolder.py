@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
+
+from .transforms import to_tensor
 
 __all__ = ["ImageFolder", "IMAGE_EXTENSIONS", "load_image"]
 
@@ -23,9 +24,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 def load_image(path: str | Path, size: int) -> torch.Tensor:
     """(3, size, size) float in [0, 1]: EXIF-oriented, RGB, resized (no crop)."""
     with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im).convert("RGB").resize((size, size), Image.BILINEAR)
-        arr = np.asarray(im, dtype=np.float32) / 255.0
-    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+        return to_tensor(ImageOps.exif_transpose(im).convert("RGB").resize((size, size), Image.BILINEAR))
 
 
 class ImageFolder(Dataset):
