@@ -19,16 +19,37 @@ import torch
 
 from model.attacks import MAX_RESTARTS, AttackConfig
 from model.checkpoint import CheckpointError, file_sha256, load_model
-from viz.animation import probability_figure
-from viz.cache import BusyError
-from viz.catalog import MAX_CHECKPOINT_BYTES, Entry, describe, list_checkpoints, load_uploaded
-from viz.export import FORMATS, MIME, to_png_strip
-from viz.frames import amplified_perturbation, attribution_image, glance_frames
-from viz.images import FIT_MODES, MAX_FILE_BYTES, ImageError, domain_warnings, prepare_image
-from viz.lab import Lab, Subject
-from viz.overlay import COLORMAPS, draw_box, enlarge, to_uint8
-from viz.samples import Sample, load_samples
-from viz.views import Display, auto_zoom, drift_figure, glance_figure, perturbation_norms, pull_readout
+from viz.catalog import (
+    MAX_CHECKPOINT_BYTES,
+    Entry,
+    describe,
+    list_checkpoints,
+    load_uploaded,
+)
+from viz.figures import drift_figure, glance_figure, probability_figure
+from viz.files import FORMATS, MIME, to_png_strip
+from viz.frames import (
+    COLORMAPS,
+    Display,
+    amplified_perturbation,
+    attribution_image,
+    auto_zoom,
+    draw_box,
+    enlarge,
+    glance_frames,
+    to_uint8,
+)
+from viz.images import (
+    FIT_MODES,
+    MAX_FILE_BYTES,
+    ImageError,
+    Sample,
+    domain_warnings,
+    load_samples,
+    prepare_image,
+)
+from viz.lab import BusyError, Lab, Subject
+from viz.runs import perturbation_norms, pull_readout
 
 MAX_GLANCES = 32
 MAX_EPS_255 = 32
@@ -315,9 +336,9 @@ def main() -> None:
     st.caption(f"Model **{choice.name}** · {model.metadata.get('task', 'unknown task')} · "
                f"{config.arch} · {len(class_names)} classes · device: **{device()}**")
     picked = choose_image(config.image_size, class_names)
-    glances = st.sidebar.slider("Glances", 1, MAX_GLANCES, min(config.glances, MAX_GLANCES), key="glances")
+    glances = st.sidebar.slider("Glances", 1, MAX_GLANCES, min(model.default_glances, MAX_GLANCES), key="glances")
     cfg, seed, run_slot = choose_attack(class_names)
-    display = choose_display(getattr(config, "heads", 1) if config.arch == "s3ta" else 1, config.image_size)
+    display = choose_display(model.heads, config.image_size)
     if picked is None:
         return
     for note in picked.notes:

@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 from bench.report import emit  # noqa: E402
 
 
-
 def timed(fn) -> float:
     t = time.perf_counter()
     fn()
@@ -40,10 +39,10 @@ def server_times(repeats: int) -> dict[str, list[float]]:
 
     from model import AttackConfig, load_model
     from model.inference import predict
-    from viz.analysis import run_attack
-    from viz.export import to_gif
-    from viz.samples import load_samples
-    from viz.views import Display, export_frames
+    from viz.files import to_gif
+    from viz.frames import Display, export_frames
+    from viz.images import load_samples
+    from viz.runs import run_attack
 
     out: dict[str, list[float]] = {k: [] for k in ("pick", "attack", "display", "gif")}
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
@@ -78,7 +77,7 @@ def browser_times(repeats: int) -> dict[str, list[float]]:
                              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    from viz.samples import load_samples
+    from viz.images import load_samples
 
     options = [f"{s.class_name} ({s.name})" for s in load_samples()]
     out: dict[str, list[float]] = {"pick (browser)": [], "attack (browser)": []}

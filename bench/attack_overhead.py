@@ -21,11 +21,11 @@ import time
 
 import torch
 import torch.nn.functional as F
+from report import emit  # bench/report.py, beside this script
 
 from model import AttackConfig, load_model, pgd
 from model.data import make_batch
 from model.inference import LogitsOnly
-from report import emit  # bench/report.py, beside this script
 
 
 def best_time(fn, repeats: int) -> float:

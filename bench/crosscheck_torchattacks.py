@@ -14,11 +14,11 @@ import argparse
 import time
 
 import torch
+from report import emit  # bench/report.py, beside this script
 
 from model import AttackConfig, load_model, pgd
 from model.data import make_batch
 from model.inference import LogitsOnly
-from report import emit  # bench/report.py, beside this script
 
 
 def main() -> None:

@@ -21,8 +21,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from bench.report import emit  # noqa: E402
+from experiments.train.config import TrainConfig  # noqa: E402
+from experiments.train.loop import adversarial_batch, autocast, glance_loss  # noqa: E402
 from model import AttackConfig, ModelConfig, build_model, pgd  # noqa: E402
-from model.train import TrainConfig, adversarial_batch, autocast, glance_loss  # noqa: E402
 
 
 def sync(device: torch.device) -> None:
@@ -56,10 +57,10 @@ def train_rate(cfg: ModelConfig, amp: str, batch: int, steps: int, device: torch
     attack = AttackConfig(eps=16 / 255, steps=10, step_size=2.5 * 16 / 255 / 10, target="random", early_stop=False)
     x = torch.rand(batch, 3, cfg.image_size, cfg.image_size, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, cfg.num_classes, (batch,), device=device)
-    glances = cfg.glances if cfg.arch == "s3ta" else None
+    glances = model.default_glances
 
     def step(i: int) -> None:
-        adv = adversarial_batch(model, x, y, attack, glances or 1, seed=i, cfg=tc)
+        adv = adversarial_batch(model, x, y, attack, glances, seed=i, cfg=tc)
         with autocast(device, tc):
             out = model(adv, glances=glances)
         loss = glance_loss(out.step_logits.float(), y)
@@ -88,7 +89,7 @@ def pgd_latency(cfg: ModelConfig, device: torch.device, steps: int, repeats: int
     x = torch.rand(1, 3, cfg.image_size, cfg.image_size, device=device)
     y = torch.zeros(1, dtype=torch.long, device=device)
     attack = AttackConfig(eps=16 / 255, steps=steps, target="random", early_stop=False)
-    glances = cfg.glances if cfg.arch == "s3ta" else None
+    glances = model.default_glances
     pgd(model, x, y, AttackConfig(eps=16 / 255, steps=2), glances=glances)  # warm-up
     times = []
     for r in range(repeats):

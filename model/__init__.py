@@ -7,10 +7,21 @@
 """
 
 from .attacks import AttackConfig, AttackResult, pgd, random_targets
-from .backbone import BackboneWeightsError, ResNet, build_backbone, load_backbone_weights
+from .backbone import (
+                         BackboneWeightsError,
+                         ResNet,
+                         build_backbone,
+                         load_backbone_weights,
+)
 from .baseline import BaselineResNet
-from .checkpoint import (DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint, load_model,
-                         read_metadata, save_checkpoint)
+from .checkpoint import (
+                         DEFAULT_CHECKPOINT,
+                         CheckpointError,
+                         load_checkpoint,
+                         load_model,
+                         read_metadata,
+                         save_checkpoint,
+)
 from .config import ModelConfig
 from .factory import build_model
 from .output import ModelOutput

@@ -6,26 +6,26 @@ import torch
 from torch import nn
 
 from .backbone import build_backbone
+from .checks import check_glances, check_images
+from .classifier import Classifier
 from .config import ModelConfig
 from .normalize import InputNormalize
 from .output import ModelOutput
-from .s3ta import check_glances, check_images
 
 __all__ = ["BaselineResNet"]
 
 
-class BaselineResNet(nn.Module):
+class BaselineResNet(Classifier):
     """ResNet + GAP + linear classifier, returning the same ``ModelOutput`` as S3TA.
 
     Its "attention" is the uniform map that average pooling applies (1 glance, 1 head); the
     ``glances`` argument is accepted for a uniform API and ignored.
     """
 
+    arch = "baseline"
+
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        if config.arch != "baseline":
-            raise ValueError(f"BaselineResNet needs arch='baseline', got {config.arch!r}")
-        self.config = config
+        super().__init__(config)
         self.normalize = InputNormalize(config.mean, config.std)
         self.backbone = build_backbone(config.backbone, config.backbone_widths, config.output_stride)
         self.fc = nn.Linear(self.backbone.out_channels, config.num_classes)

@@ -21,7 +21,7 @@ from .config import ModelConfig
 from .factory import build_model
 
 __all__ = ["CheckpointError", "save_checkpoint", "read_metadata", "load_model", "load_checkpoint",
-           "DEFAULT_CHECKPOINT", "file_sha256"]
+           "DEFAULT_CHECKPOINT", "file_sha256", "optimizer_tensors", "restore_optimizer"]
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "s3ta_default.safetensors"
 META_KEY = "s3ta"
@@ -152,3 +152,32 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     model, meta, _ = load_checkpoint(DEFAULT_CHECKPOINT if path is None else path, device)
     model.metadata = meta  # type: ignore[assignment]
     return model
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Optimizer state as flat tensors (``optimizer.<param>.<name>``, stored beside the weights)
+    plus a JSON-able rest for the metadata: a resumable checkpoint without a pickle."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for idx, entry in state["state"].items():
+        for k, v in entry.items():
+            if torch.is_tensor(v):
+                tensors[f"optimizer.{idx}.{k}"] = v
+            else:
+                scalars[f"{idx}.{k}"] = v
+    groups = [dict(g) for g in state["param_groups"]]
+    return tensors, {"scalars": scalars, "param_groups": groups}
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                      info: dict[str, Any]) -> None:
+    """The inverse of ``optimizer_tensors``: load the saved state into ``optimizer``."""
+    state: dict[int, dict[str, Any]] = {}
+    for key, v in tensors.items():
+        if key.startswith("optimizer."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = v
+    for key, v in info["scalars"].items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = v
+    optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})

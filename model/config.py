@@ -9,14 +9,13 @@ __all__ = ["ModelConfig", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-ARCHS = ("s3ta", "baseline")
 
 
 @dataclass
 class ModelConfig:
     """Architecture of an S3TA model or of its same-backbone global-average-pooling baseline."""
 
-    arch: str = "s3ta"  # "s3ta" or "baseline"
+    arch: str = "s3ta"  # a name in model.factory.ARCHITECTURES: "s3ta" or "baseline"
     num_classes: int = 10
     image_size: int = 96  # square input side the model was trained at
     backbone: str = "small"  # see model.backbone.BACKBONES
@@ -35,8 +34,11 @@ class ModelConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes, not architecture
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        from .factory import (
+            ARCHITECTURES,  # the registry imports this module: look it up late
+        )
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"arch must be one of {sorted(ARCHITECTURES)}, got {self.arch!r}")
         positive = ("num_classes", "image_size", "key_channels", "value_channels", "basis_size",
                     "heads", "lstm_size", "query_hidden", "head_hidden", "glances")
         for name in positive:

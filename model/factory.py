@@ -1,16 +1,19 @@
-"""Build a model from its config alone."""
+"""Build a model from its config alone: the one place that maps ``arch`` names to classes."""
 
 from __future__ import annotations
 
-from torch import nn
-
 from .baseline import BaselineResNet
+from .classifier import Classifier
 from .config import ModelConfig
 from .s3ta import S3TA
 
-__all__ = ["build_model"]
+__all__ = ["build_model", "ARCHITECTURES"]
+
+ARCHITECTURES: dict[str, type[Classifier]] = {cls.arch: cls for cls in (S3TA, BaselineResNet)}
 
 
-def build_model(config: ModelConfig) -> nn.Module:
-    """S3TA or the GAP baseline, as ``config.arch`` says."""
-    return S3TA(config) if config.arch == "s3ta" else BaselineResNet(config)
+def build_model(config: ModelConfig) -> Classifier:
+    """The model class registered under ``config.arch``."""
+    if config.arch not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {sorted(ARCHITECTURES)}, got {config.arch!r}")
+    return ARCHITECTURES[config.arch](config)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .s3ta import check_glances
+from .checks import check_glances, check_image_array
 
 __all__ = ["Prediction", "predict", "model_device", "LogitsOnly"]
 
@@ -37,8 +37,7 @@ def model_device(model: nn.Module) -> torch.device:
 @torch.no_grad()
 def predict(model: nn.Module, image: np.ndarray, glances: int | None = None) -> Prediction:
     """``image`` (H, W, 3) float in [0, 1] at the model's input size."""
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
+    check_image_array(image)
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
     out = model(x.to(model_device(model)), glances=glances)
     return Prediction(out.logits.softmax(-1)[0].cpu().numpy(),

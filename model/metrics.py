@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["box_weights", "box_mass", "js_divergence", "entropy", "center_of_mass",
+__all__ = ["select_head", "box_weights", "box_mass", "mean_box_mass", "js_divergence", "entropy", "center_of_mass",
            "com_shift", "peaks", "attention_shift"]
 
 EPS = 1e-12
@@ -69,6 +69,25 @@ def box_mass(attention: np.ndarray, boxes: np.ndarray, image_size: tuple[int, in
     boxes = boxes.reshape(boxes.shape[:-1] + (1,) * extra + (4,))
     weights = box_weights(boxes, attention.shape[-2:], image_size)
     return (attention * weights).sum(axis=(-2, -1))
+
+
+def mean_box_mass(attention: np.ndarray, boxes: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """(B,) mass of the glance- and head-averaged attention (B, N, heads, h, w) in each box (B, 4):
+    the "attention on the item" stored in checkpoint metadata and reported by the evaluations."""
+    attention = np.asarray(attention, dtype=np.float64)
+    if attention.ndim != 5:
+        raise ValueError(f"expected attention (B, N, heads, h, w), got shape {attention.shape}")
+    return box_mass(attention.mean(axis=(1, 2)), boxes, image_size)
+
+
+def select_head(attention: np.ndarray, head: int | None) -> np.ndarray:
+    """(..., heads, h, w) -> (..., h, w): one head, or the mean over heads when ``head`` is None."""
+    heads = attention.shape[-3]
+    if head is None:
+        return attention.mean(axis=-3)
+    if not isinstance(head, (int, np.integer)) or not 0 <= head < heads:
+        raise ValueError(f"head must be None (mean) or in [0, {heads}), got {head!r}")
+    return attention[..., head, :, :]
 
 
 def entropy(attention: np.ndarray) -> np.ndarray:

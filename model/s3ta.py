@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .attention import KeyValueEncoder, attend
 from .backbone import build_backbone
+from .checks import MAX_GLANCES, check_glances, check_images
+from .classifier import Classifier
 from .config import ModelConfig
 from .controller import MLP, Controller
 from .normalize import InputNormalize
 from .output import ModelOutput
 from .spatial_basis import SpatialBasis
 
-__all__ = ["S3TA", "MAX_GLANCES"]
-
-MAX_GLANCES = 64
+__all__ = ["S3TA"]
 
 
-def check_glances(glances: int) -> int:
-    if not isinstance(glances, int) or isinstance(glances, bool) or not 1 <= glances <= MAX_GLANCES:
-        raise ValueError(f"glances must be an integer in [1, {MAX_GLANCES}], got {glances!r}")
-    return glances
-
-
-def check_images(x: torch.Tensor) -> None:
-    if x.ndim != 4 or x.shape[1] != 3:
-        raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ValueError(f"expected float images in [0, 1], got dtype {x.dtype}")
-
-
-class S3TA(nn.Module):
+class S3TA(Classifier):
     """ResNet keys/values + spatial basis, read by an LSTM controller over ``glances`` steps.
 
     Each glance: queries from the LSTM state -> per-head softmax(query . key) over positions ->
@@ -39,11 +25,12 @@ class S3TA(nn.Module):
     glance from the new state. Input is (B, 3, H, W) in [0, 1].
     """
 
+    arch = "s3ta"
+    has_attention = True
+    max_glances = MAX_GLANCES
+
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        if config.arch != "s3ta":
-            raise ValueError(f"S3TA needs arch='s3ta', got {config.arch!r}")
-        self.config = config
+        super().__init__(config)
         self.normalize = InputNormalize(config.mean, config.std)
         self.backbone = build_backbone(config.backbone, config.backbone_widths, config.output_stride)
         basis = SpatialBasis(config.basis_size)
@@ -55,9 +42,17 @@ class S3TA(nn.Module):
                                      config.query_hidden)
         self.head = MLP(config.lstm_size, config.head_hidden, config.num_classes)
 
+    @property
+    def heads(self) -> int:
+        return self.config.heads
+
+    @property
+    def default_glances(self) -> int:
+        return self.config.glances
+
     def forward(self, x: torch.Tensor, glances: int | None = None) -> ModelOutput:
         check_images(x)
-        n = check_glances(self.config.glances if glances is None else glances)
+        n = check_glances(self.default_glances if glances is None else glances)
         features = self.backbone(self.normalize(x))  # (B, C, h, w)
         b, _, h, w = features.shape
         keys, values = self.encoder(features)  # (B, h*w, dk), (B, h*w, dv)

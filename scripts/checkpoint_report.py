@@ -12,10 +12,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from model import read_metadata  # noqa: E402
+from model.factory import ARCHITECTURES  # noqa: E402
 
 SHIPPED = [("s3ta_default", "S3TA, adversarially trained (the default)"),
            ("s3ta_clean", "S3TA, trained without attacks"),
            ("baseline_default", "ResNet + global average pooling, adversarially trained")]
+
+
+# The programs moved from model/ to experiments/ after these checkpoints were trained: show the
+# recorded commands with today's module names, so they can be copied and run.
+MOVED = {"-m model.train": "-m experiments.train", "-m model.evaluate": "-m experiments.evaluate"}
+
+
+def current(command: str | None) -> str | None:
+    for old, new in MOVED.items():
+        command = command.replace(old, new) if command else command
+    return command
 
 
 def fmt(v: object) -> str:
@@ -49,7 +61,9 @@ def main() -> None:
            "uniformly drawn wrong class per example; the attention mass is that of the glance- and "
            "head-averaged map inside the item's box (the box covers about 9% of the canvas). Each run "
            "wrote `runs/<name>/model.safetensors`, which was copied to `assets/`; the runs went two at "
-           "a time on a 2-core machine, one torch thread each, so the wall times are those of one core.", "",
+           "a time on a 2-core machine, one torch thread each, so the wall times are those of one core. "
+           "Commands recorded as `python -m model.train` / `model.evaluate` are shown under today's "
+           "names (`experiments.train` / `experiments.evaluate`).", "",
            "| metric | " + " | ".join(f"`{n}`" for n, _ in SHIPPED) + " |",
            "|---|" + "---:|" * len(SHIPPED)]
     for label, key in rows:
@@ -65,7 +79,7 @@ def main() -> None:
         m = metas[n]
         c = m["config"]
         arch = (f"`s3ta`, {c['heads']} heads, {c['glances']} glances by default, LSTM {c['lstm_size']}, "
-                f"{c['basis_size']}x{c['basis_size']} spatial basis" if c["arch"] == "s3ta"
+                f"{c['basis_size']}x{c['basis_size']} spatial basis" if ARCHITECTURES[c["arch"]].has_attention
                 else "`baseline` (global average pooling + linear; glance settings unused)")
         out += ["", f"## `{n}`: {title}", "",
                 f"- architecture: {arch}; backbone `{c['backbone']}` widths {c['backbone_widths']}, "
@@ -79,11 +93,11 @@ def main() -> None:
             total += stage.get("wall_time_s") or 0.0
             attack = "no attack" if adv.get("method") == "none" else \
                 f"{adv.get('method')} towards {adv.get('target')} targets at eps {adv.get('eps', 0) * 255:.0f}/255"
-            out += [f"- stage {i}: `{stage.get('command')}` ({r.get('epochs')} epochs of "
+            out += [f"- stage {i}: `{current(stage.get('command'))}` ({r.get('epochs')} epochs of "
                     f"{r.get('train_size')} canvases, {attack}, seed {r.get('seed')}, "
                     f"{(stage.get('wall_time_s') or 0) / 60:.1f} min)"]
         out += [f"- total training wall time: {total / 60:.1f} min",
-                f"- metrics measured by: `{m.get('metrics', {}).get('test', {}).get('command', '-')}` "
+                f"- metrics measured by: `{current(m.get('metrics', {}).get('test', {}).get('command', '-'))}` "
                 f"({m.get('metrics', {}).get('test', {}).get('wall_time_s', '-')} s)"]
     print("\n".join(out))
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from captum.robust import PGD as CaptumPGD
 
+from experiments.evaluate import get_args_parser, main
 from model import AttackConfig, load_model, pgd
 from model.data import make_batch
-from model.evaluate import get_args_parser, main
 from model.inference import LogitsOnly
 
 

@@ -7,7 +7,14 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from model import CheckpointError, ModelConfig, build_model, load_model, read_metadata, save_checkpoint
+from model import (
+    CheckpointError,
+    ModelConfig,
+    build_model,
+    load_model,
+    read_metadata,
+    save_checkpoint,
+)
 
 NAMES = [f"c{i}" for i in range(10)]
 

@@ -5,8 +5,16 @@ import pytest
 import torch
 from PIL import Image
 
-from model.data import (CLASS_NAMES, ClutteredFashionMNIST, DatasetNotFoundError, ImageFolder,
-                        find_fashion_mnist, load_fashion_mnist, make_batch, render_canvas)
+from model.data import (
+    CLASS_NAMES,
+    ClutteredFashionMNIST,
+    DatasetNotFoundError,
+    ImageFolder,
+    find_fashion_mnist,
+    load_fashion_mnist,
+    make_batch,
+    render_canvas,
+)
 
 
 def test_fashion_mnist_files():

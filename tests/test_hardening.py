@@ -5,18 +5,18 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from streamlit.testing.v1 import AppTest
 
 import viz.catalog
 from model import AttackConfig, load_model
 from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
-from viz.analysis import run_attack
 from viz.catalog import list_checkpoints, load_uploaded
-from viz.samples import load_samples
+from viz.images import load_samples
+from viz.runs import run_attack
 
 from .test_app import APP, figure
 

@@ -5,8 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from viz.metrics import (attention_shift, box_mass, center_of_mass, com_shift, entropy,
-                         js_divergence, peaks)
+from model.metrics import (
+    attention_shift,
+    box_mass,
+    center_of_mass,
+    com_shift,
+    entropy,
+    js_divergence,
+    peaks,
+)
 
 
 def one_hot(h, w, i, j):

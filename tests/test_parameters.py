@@ -7,16 +7,23 @@ import numpy as np
 import pytest
 import torch
 
-import model.evaluate as ev
-from model import AttackConfig, ModelConfig, build_model, fourier_basis, pgd, random_targets
+import experiments.evaluate.measure as ev
+from model import (
+    AttackConfig,
+    ModelConfig,
+    build_model,
+    fourier_basis,
+    metrics,
+    pgd,
+    random_targets,
+)
 from model.data import make_batch, render_canvas
 from model.inference import LogitsOnly, predict
 from model.spatial_basis import SpatialBasis
-from viz import animation, export, frames, images, metrics, overlay
-from viz.analysis import drift_steps, run_attack
-from viz.attribution import attribution
-from viz.cache import AttackGate, ResultCache
-from viz.views import Display
+from viz import figures, files, frames, images
+from viz.frames import Display
+from viz.lab import AttackGate, ResultCache
+from viz.runs import attribution, drift_steps, run_attack
 
 TINY = ModelConfig(backbone_widths=(4, 8, 8), key_channels=4, value_channels=4, lstm_size=8, query_hidden=8,
                    head_hidden=8, heads=2, image_size=32, basis_size=2)
@@ -57,23 +64,23 @@ CASES = {
     "drift with one frame": (lambda: drift_steps(10, 1), "frames"),
     "attribution method": (lambda: attribution(NET, IMG, 0, 1, "lrp"), "method must be"),
     "attribution glances": (lambda: attribution(NET, IMG, 0, 0), "glances must be"),
-    "overlay opacity": (lambda: overlay.overlay(IMG, MAPS[0, 0], alpha=1.5), "alpha must be"),
-    "colour map": (lambda: overlay.heatmap(MAPS[0, 0], (8, 8), cmap="rainbow"), "cmap must be"),
-    "upsample to nothing": (lambda: overlay.upsample(MAPS[0, 0], (0, 8)), "size must be"),
-    "enlarge by zero": (lambda: overlay.enlarge(IMG, 0), "factor must be"),
-    "box thickness": (lambda: overlay.draw_box(np.zeros((8, 8, 3), np.uint8), (0, 0, 4, 4), thickness=0),
+    "overlay opacity": (lambda: frames.overlay(IMG, MAPS[0, 0], alpha=1.5), "alpha must be"),
+    "colour map": (lambda: frames.heatmap(MAPS[0, 0], (8, 8), cmap="rainbow"), "cmap must be"),
+    "upsample to nothing": (lambda: frames.upsample(MAPS[0, 0], (0, 8)), "size must be"),
+    "enlarge by zero": (lambda: frames.enlarge(IMG, 0), "factor must be"),
+    "box thickness": (lambda: frames.draw_box(np.zeros((8, 8, 3), np.uint8), (0, 0, 4, 4), thickness=0),
                       "thickness must be"),
     "box of the wrong length": (lambda: metrics.box_mass(MAPS, np.array([0, 0, 4]), (32, 32)), "boxes must"),
     "inverted box": (lambda: metrics.box_mass(MAPS, np.array([8, 8, 4, 4]), (32, 32)), "x0 <= x1"),
     "image size zero": (lambda: metrics.center_of_mass(MAPS, (0, 32)), "image_size must be"),
     "js of different shapes": (lambda: metrics.js_divergence(MAPS, MAPS[:1, :1]), "same shape"),
     "negative attention": (lambda: metrics.entropy(-MAPS), "non-negative"),
-    "head out of range": (lambda: frames.select_head(MAPS, 2), "head must be"),
+    "head out of range": (lambda: metrics.select_head(MAPS, 2), "head must be"),
     "display zoom": (lambda: Display(zoom=9), "zoom must be"),
-    "animation frame time": (lambda: animation.frames_animation([np.zeros((1, 4, 4, 3), np.uint8)], ["a"], ["f"],
+    "animation frame time": (lambda: figures.frames_animation([np.zeros((1, 4, 4, 3), np.uint8)], ["a"], ["f"],
                                                                frame_ms=0), "frame_ms must be"),
-    "gif fps": (lambda: export.to_gif(np.zeros((1, 4, 4, 3), np.uint8), fps=100), "fps must be"),
-    "export format": (lambda: export.render_exports(IMG, None, None, [], None, Display(), {}, ["mp4"]),
+    "gif fps": (lambda: files.to_gif(np.zeros((1, 4, 4, 3), np.uint8), fps=100), "fps must be"),
+    "export format": (lambda: files.render_exports(IMG, None, None, [], None, Display(), {}, ["mp4"]),
                       "formats must be"),
     "image fit": (lambda: images.prepare_image(b"x", 32, fit="zoom"), "fit must be"),
     "image size": (lambda: images.prepare_image(b"x", 2), "size must be"),

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from experiments.evaluate.measure import attention_on_item
 from model import AttackConfig, load_model, pgd
 from model.data import make_batch
-from model.evaluate import attention_on_item
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 N = 400

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import torch
 
+from experiments.train import (
+    AdvConfig,
+    adversarial_batch,
+    get_args_parser,
+    glance_loss,
+    main,
+)
 from model import ModelConfig, build_model, load_model
 from model.data import make_batch
-from model.train import AdvConfig, adversarial_batch, get_args_parser, glance_loss, main
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "model.backbone_widths=[8,16,16]", "--set", "model.lstm_size=32",
@@ -50,7 +56,7 @@ def test_cli_trains_saves_and_resumes_exactly(tmp_path):
     final = main(args)
     assert len(final["history"]) == 2 and "train_adv_loss" in final["history"][0]
     assert final["recipe"]["adv"]["method"] == "fgsm"
-    assert "model.train" in final["command"]
+    assert "experiments.train" in final["command"]
     straight = load_model(tmp_path / "a" / "model.safetensors")
 
     # one epoch, then resume for the second: the same weights as two epochs straight
@@ -70,7 +76,7 @@ def test_cli_trains_saves_and_resumes_exactly(tmp_path):
 def test_torchrun_two_cpu_processes(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "model.train", "--out", str(tmp_path / "ddp"), "--set", "train.epochs=2",
+           "-m", "experiments.train", "--out", str(tmp_path / "ddp"), "--set", "train.epochs=2",
            "--threads", "1", *TINY]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

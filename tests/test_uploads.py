@@ -107,8 +107,7 @@ def test_the_page_survives_the_whole_corpus():
 
 def test_far_from_training_warning_spares_the_gallery_and_flags_photos():
     from model import load_model
-    from viz.images import domain_warnings
-    from viz.samples import load_samples
+    from viz.images import domain_warnings, load_samples
 
     stats = load_model().metadata["input_stats"]
     assert all(domain_warnings(s.image, stats) == [] for s in load_samples())

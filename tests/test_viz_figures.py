@@ -8,12 +8,11 @@ import pytest
 
 from model import AttackConfig, load_model
 from model.inference import predict
-from viz.analysis import drift_steps, run_attack
-from viz.animation import frames_animation
-from viz.frames import glance_frames, select_head, side_by_side
-from viz.metrics import box_mass, js_divergence
-from viz.samples import load_samples
-from viz.views import Display, drift_figure, export_frames, glance_figure, perturbation_norms, pull_readout
+from model.metrics import box_mass, js_divergence, select_head
+from viz.figures import drift_figure, frames_animation, glance_figure
+from viz.frames import Display, export_frames, glance_frames, side_by_side
+from viz.images import load_samples
+from viz.runs import drift_steps, perturbation_norms, pull_readout, run_attack
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viz.export import to_gif, to_html, to_png_strip, to_webm
+from viz.files import to_gif, to_html, to_png_strip, to_webm
 
 ROOT = Path(__file__).resolve().parent.parent
 

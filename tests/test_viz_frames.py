@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from viz.overlay import draw_box, enlarge, heatmap, overlay, upsample
+from viz.frames import draw_box, enlarge, heatmap, overlay, upsample
 
 
 def test_upsample_keeps_mass_and_overlay_marks_the_attended_cell():

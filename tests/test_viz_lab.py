@@ -12,10 +12,9 @@ import pytest
 import torch
 
 from model import AttackConfig, load_model
-from viz.attribution import attribution
-from viz.cache import AttackGate, BusyError, ResultCache, digest, size_of
-from viz.lab import Lab, Subject
-from viz.samples import load_samples
+from viz.images import load_samples
+from viz.lab import AttackGate, BusyError, Lab, ResultCache, Subject, digest, size_of
+from viz.runs import attribution
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +123,7 @@ def test_saliency_is_the_input_gradient(model):
         attribution(model, s.image, 3, 4, "integrated_gradients", ig_steps=1)
 
 
-def test_lab_exports_and_attributions_are_cached(model):
+def test_lab_caches_attributions_and_renders_exports(model):
     lab = Lab()
     s = subject(model, load_samples()[0])
     run = lab.attack(s, AttackConfig(eps=16 / 255, steps=5), seed=1)
@@ -132,7 +131,7 @@ def test_lab_exports_and_attributions_are_cached(model):
     assert set(a1) == {"saliency/clean", "integrated_gradients/clean", "saliency/adversarial",
                        "integrated_gradients/adversarial"}
     assert lab.attributions(s, run) is a1
-    from viz.views import Display
+    from viz.frames import Display
     files = lab.exports(s, run, Display(), {"name": "default", "sha256": "0" * 64}, formats=("gif", "npz"))
     assert set(files) == {"gif", "npz"}
     with pytest.raises(ValueError, match="formats"):

@@ -16,7 +16,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, file_sha256, load_model, read_metadata
+from model.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    CheckpointError,
+    file_sha256,
+    load_model,
+    read_metadata,
+)
 
 __all__ = ["Entry", "list_checkpoints", "load_uploaded", "describe", "models_dir",
            "MAX_CHECKPOINT_BYTES"]

@@ -1,31 +1,98 @@
-"""Animation frames as uint8 arrays: attention over the image per glance (with the scanpath
-and the object's box), side-by-side panels with captions. Shared by the app and the exports."""
+"""Arrays to draw: attention over an image per glance (with the scanpath and the object's box),
+side-by-side panels with captions, the amplified perturbation, attributions over the image.
+
+Pure functions on arrays: images are (H, W, 3) float in [0, 1] or uint8, attention (N, heads,
+h, w); every function returns uint8 arrays and shows or saves nothing. ``Display`` holds the
+display-only choices, so changing them never reruns a model.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
 import numpy as np
 
-from .metrics import peaks
-from .overlay import COLORMAPS, draw_box, enlarge, overlay
+from model.inference import Prediction
+from model.metrics import peaks, select_head
 
-__all__ = ["select_head", "glance_frames", "side_by_side", "caption", "amplified_perturbation",
-           "attribution_image"]
+from .runs import AttackRun
+
+__all__ = ["COLORMAPS", "Display", "auto_zoom", "to_uint8", "upsample", "heatmap", "overlay", "draw_box",
+           "enlarge", "glance_frames", "caption", "side_by_side", "amplified_perturbation",
+           "attribution_image", "glance_panels", "drift_panel", "export_frames"]
+
+COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS,
+             "jet": cv2.COLORMAP_JET, "magma": cv2.COLORMAP_MAGMA}
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """float in [0, 1] (H, W, 3) -> uint8 (H, W, 3)."""
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def upsample(attention: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) map -> (H, W) float, bilinear, rescaled to keep its total mass."""
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"size must be (H, W) with both >= 1, got {size!r}")
+    a = np.asarray(attention, dtype=np.float32)
+    up = cv2.resize(a, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    return up * (a.sum() / max(float(up.sum()), 1e-12))
+
+
+def _colour(up: np.ndarray, top: float, cmap: str) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB uint8 colours, scaled map in [0, 1]) of an upsampled map with ``top`` as full colour."""
+    if cmap not in COLORMAPS:
+        raise ValueError(f"cmap must be one of {sorted(COLORMAPS)}, got {cmap!r}")
+    scaled = np.clip(up * (1.0 / max(top, 1e-12)), 0.0, 1.0)
+    bgr = cv2.applyColorMap((scaled * 255).astype(np.uint8), COLORMAPS[cmap])
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), scaled
+
+
+def heatmap(attention: np.ndarray, size: tuple[int, int], cmap: str = "inferno",
+            vmax: float | None = None) -> np.ndarray:
+    """(h, w) map -> (H, W, 3) uint8 colour image, scaled to [0, vmax] (default: the map's max)."""
+    up = upsample(attention, size)
+    return _colour(up, float(up.max()) if vmax is None else vmax, cmap)[0]
+
+
+def overlay(image: np.ndarray, attention: np.ndarray, alpha: float = 0.6, cmap: str = "inferno",
+            vmax: float | None = None) -> np.ndarray:
+    """Blend the attention heatmap over ``image`` ((H, W, 3) float in [0, 1]) -> uint8 (H, W, 3).
+
+    Opacity follows attention, so unattended regions show the image itself.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    h, w = image.shape[:2]
+    up = upsample(attention, (h, w))
+    colour, scaled = _colour(up, float(up.max()) if vmax is None else vmax, cmap)
+    weight = (alpha * scaled)[..., None].astype(np.float32)
+    blended = image.astype(np.float32, copy=False) * (1 - weight) + colour.astype(np.float32) * (weight / 255.0)
+    return to_uint8(blended)
+
+
+def draw_box(image: np.ndarray, box: tuple[int, int, int, int], colour=(0, 255, 0),
+             thickness: int = 1) -> np.ndarray:
+    """Copy of a uint8 (H, W, 3) image with the half-open box (x0, y0, x1, y1) outlined."""
+    if not isinstance(thickness, int) or thickness < 1:
+        raise ValueError(f"thickness must be an integer >= 1 pixels, got {thickness!r}")
+    out = np.ascontiguousarray(image).copy()
+    x0, y0, x1, y1 = (int(v) for v in box)
+    cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, thickness)
+    return out
+
+
+def enlarge(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement (H, W, C) -> (H*f, W*f, C), so small canvases stay crisp."""
+    if not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor!r}")
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
 
 BOX_COLOUR = (0, 255, 0)
 PATH_COLOUR = (0, 200, 255)
-
-
-def select_head(attention: np.ndarray, head: int | None) -> np.ndarray:
-    """(..., heads, h, w) -> (..., h, w): one head, or the mean over heads when ``head`` is None."""
-    heads = attention.shape[-3]
-    if head is None:
-        return attention.mean(axis=-3)
-    if not isinstance(head, (int, np.integer)) or not 0 <= head < heads:
-        raise ValueError(f"head must be None (mean) or in [0, {heads}), got {head!r}")
-    return attention[..., head, :, :]
 
 
 def glance_frames(image: np.ndarray, attention: np.ndarray, head: int | None = None, zoom: int = 3,
@@ -107,3 +174,81 @@ def attribution_image(attribution: np.ndarray, image: np.ndarray, zoom: int = 3,
     a = a / max(float(a.sum()), 1e-12)
     big = enlarge(np.asarray(image, np.float32), zoom)
     return overlay(big, enlarge(a[..., None], zoom)[..., 0], alpha=alpha, cmap=cmap)
+
+
+@dataclass(frozen=True)
+class Display:
+    """Display-only choices: ``head`` None is the mean over heads."""
+
+    head: int | None = None
+    cmap: str = "inferno"
+    alpha: float = 0.6
+    zoom: int = 3
+
+    def __post_init__(self) -> None:
+        if self.cmap not in COLORMAPS:
+            raise ValueError(f"cmap must be one of {sorted(COLORMAPS)}, got {self.cmap!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
+        if not isinstance(self.zoom, int) or not 1 <= self.zoom <= 8:
+            raise ValueError(f"zoom must be an integer in [1, 8], got {self.zoom!r}")
+
+    @property
+    def head_name(self) -> str:
+        return "mean over heads" if self.head is None else f"head {self.head}"
+
+
+def auto_zoom(image_size: int, target: int = 288) -> int:
+    """The integer enlargement that draws an image about ``target`` pixels wide: 3 for the
+    96 px canvases, 1 for 224 px ImageNet inputs."""
+    if not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    return max(1, min(8, round(target / image_size)))
+
+
+def _frame_titles(pred: Prediction, class_names: Sequence[str], run: str) -> list[str]:
+    return [f"{run} g{t + 1}: {class_names[int(p.argmax())]} {float(p.max()):.0%}"
+            for t, p in enumerate(pred.step_probs)]
+
+
+def glance_panels(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
+                  class_names: Sequence[str], box: tuple[int, int, int, int] | None,
+                  display: Display, scanpath: bool = False
+                  ) -> tuple[list[np.ndarray], list[str], list[list[str]], list[np.ndarray]]:
+    """(panels of (N, H, W, 3) frames, panel titles, per-frame captions, scanpaths (N, 2) in the
+    panels' pixels) for the clean image and, when there is one, the adversarial image; with
+    ``scanpath`` the path is also drawn into the frames (the exports have no plotly on top)."""
+    runs = [("clean", image, clean)]
+    if attack is not None:
+        runs.append(("adversarial", attack.image, attack.prediction))
+    panels, titles, captions, paths = [], [], [], []
+    for name, img, pred in runs:
+        panels.append(glance_frames(img, pred.attention, display.head, display.zoom, display.cmap,
+                                    display.alpha, box, scanpath=scanpath))
+        titles.append(f"{name}: {class_names[pred.label]} ({pred.probs.max():.0%})")
+        captions.append(_frame_titles(pred, class_names, name))
+        size = (img.shape[0] * display.zoom, img.shape[1] * display.zoom)
+        paths.append(peaks(select_head(pred.attention, display.head), size))
+    return panels, titles, captions, paths
+
+
+def drift_panel(attack: AttackRun, class_names: Sequence[str], box: tuple[int, int, int, int] | None,
+                display: Display) -> tuple[np.ndarray, list[str]]:
+    """Frames (S, H, W, 3) of attention (mean over glances) over each attack iterate, captions."""
+    d = attack.drift
+    maps = d.attention.mean(axis=1)  # (S, heads, h, w): where the whole unroll looks
+    frames = np.stack([glance_frames(d.images[s], maps[s][None], display.head, display.zoom,
+                                     display.cmap, display.alpha, box, scanpath=False)[0]
+                       for s in range(len(d.labels))])
+    captions = [f"{lab}: {class_names[int(p.argmax())]} {float(p.max()):.0%}"
+                for lab, p in zip(d.labels, d.probs)]
+    return frames, captions
+
+
+def export_frames(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
+                  class_names: Sequence[str], box: tuple[int, int, int, int] | None,
+                  display: Display) -> np.ndarray:
+    """(N, H', W', 3) uint8: clean | adversarial per glance with scanpaths and captions, the
+    frames of the GIF, WebM and PNG strip."""
+    panels, _, captions, _ = glance_panels(image, clean, attack, class_names, box, display, scanpath=True)
+    return side_by_side(panels, captions)

@@ -1,15 +1,19 @@
-"""Decode an uploaded image file into the model's input: EXIF-oriented, RGB, square.
+"""Images in: an uploaded file decoded into the model's input (EXIF-oriented, RGB, square),
+and the shipped sample gallery in ``assets/samples`` (test canvases with their item boxes).
 
 Everything that can go wrong with a file a person hands us becomes an ``ImageError`` with a
-message fit to show in the page; nothing is written to disk and no path is ever opened.
+message fit to show in the page; nothing is written to disk and no path from the browser is
+ever opened.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import struct
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -17,12 +21,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from model.data.stats import image_stats
 
 __all__ = ["ImageError", "PreparedImage", "prepare_image", "domain_warnings", "MAX_FILE_BYTES",
-           "MAX_PIXELS", "FIT_MODES"]
+           "MAX_PIXELS", "FIT_MODES", "Sample", "load_samples", "SAMPLES_DIR"]
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the image uploader's max_upload_size in app.py
 MAX_PIXELS = 40_000_000  # decoded size limit: a 5 MB PNG can declare gigapixels (a "bomb")
 MAX_SIDE_RATIO = 50  # 1x10000 strips hold nothing a 96 px model can see
 FIT_MODES = ("letterbox", "resize", "crop")
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
 
 
 # What PIL's decoders raise on malformed files (found by bench/fuzz_uploads.py: truncated GIF
@@ -181,4 +186,26 @@ def domain_warnings(image: np.ndarray, stats: dict | None, z_limit: float = 4.0)
         if abs(float(value) - mean) / max(std, 0.02) > z_limit:
             out.append(f"{words[key]} {float(value):.2f} is far from the training images' "
                        f"{mean:.2f} ± {std:.2f}")
+    return out
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One gallery canvas with its label and the item's box."""
+
+    name: str
+    image: np.ndarray  # (H, W, 3) float32 in [0, 1]
+    label: int
+    class_name: str
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1), half-open, pixels
+
+
+def load_samples(folder: Path = SAMPLES_DIR) -> list[Sample]:
+    """Samples listed in ``samples.json``, in its order."""
+    index = json.loads((folder / "samples.json").read_text())
+    out = []
+    for s in index["samples"]:
+        with Image.open(folder / s["file"]) as im:
+            image = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+        out.append(Sample(s["file"], image, int(s["label"]), s["class_name"], tuple(s["box"])))
     return out

@@ -1,0 +1,141 @@
+"""The evaluation command. Every mode runs under torchrun too; rank 0 writes the results::
+
+    torchrun --standalone --nproc_per_node=8 -m experiments.evaluate folder \\
+        --checkpoint runs/r50/model.safetensors --root data/imagenet/val --glances 4 16 --steps 0 10 --eps 16
+
+Robustness grid (S3TA and the baseline side by side; markdown, CSV, JSON and a plotly HTML
+"computational race" figure in --out)::
+
+    python -m experiments.evaluate grid --n 500 --glances 1 2 4 8 16 --steps 0 10 20 50 100 --eps 8 16 \\
+        --out docs/results
+
+The floor metrics of one checkpoint (optionally written into its metadata)::
+
+    python -m experiments.evaluate floors --checkpoint assets/s3ta_default.safetensors --n 2000 --write-metadata
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
+from model.data import ImageFolder
+from model.data.transforms import EvalTransform
+from model.distributed import is_main, setup_distributed
+
+from .measure import folder_robustness, robustness_grid, task_metrics
+from .report import grid_markdown, write_grid
+
+__all__ = ["get_args_parser", "main", "cli"]
+
+N_HELP = "(--num-examples under torchrun: its parser takes --n for its own options)"
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Evaluate checkpoints clean and under attack.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = p.add_subparsers(dest="mode", required=True)
+    f = sub.add_parser("floors", help="the floor metrics of one checkpoint")
+    f.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped default")
+    f.add_argument("--n", "--num-examples", dest="n", type=int, default=2000, help=f"test canvases {N_HELP}")
+    f.add_argument("--glances", type=int, default=None)
+    f.add_argument("--write-metadata", action="store_true",
+                   help="store the numbers in the checkpoint's metadata (metrics.test)")
+    f.add_argument("--json", type=Path, help="also write the numbers to this file")
+    g = sub.add_parser("grid", help="accuracy under attack over glances x steps x eps")
+    g.add_argument("--checkpoints", type=Path, nargs="+", default=None,
+                   help="default: the shipped default S3TA and the baseline")
+    g.add_argument("--n", "--num-examples", dest="n", type=int, default=500, help=f"test canvases {N_HELP}")
+    g.add_argument("--glances", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    g.add_argument("--steps", type=int, nargs="+", default=[0, 10, 20, 50])
+    g.add_argument("--eps", type=float, nargs="+", default=[8, 16], help="in /255 units")
+    g.add_argument("--targets", nargs="+", default=["random", "untargeted"], choices=["random", "untargeted"])
+    g.add_argument("--out", type=Path, default=Path("docs/results"))
+    d = sub.add_parser("folder", help="accuracy under attack on an image folder (e.g. ImageNet val)")
+    d.add_argument("--checkpoint", type=Path, required=True)
+    d.add_argument("--root", type=Path, required=True, help="root/<class>/<image>, classes named as in the checkpoint")
+    d.add_argument("--n", "--num-examples", dest="n", type=int, default=None,
+                   help=f"first n images (default: all) {N_HELP}")
+    d.add_argument("--glances", type=int, nargs="+", default=[4, 16])
+    d.add_argument("--steps", type=int, nargs="+", default=[0, 10])
+    d.add_argument("--eps", type=float, nargs="+", default=[16], help="in /255 units")
+    d.add_argument("--target", default="random", choices=["random", "untargeted"])
+    d.add_argument("--crop-fraction", type=float, default=0.875)
+    d.add_argument("--json", type=Path, help="also write the rows to this file")
+    for q in (f, g, d):
+        q.add_argument("--batch-size", type=int, default=100)
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--threads", type=int, default=None)
+        q.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available; "
+                                                      "under torchrun cuda:LOCAL_RANK)")
+    return p
+
+
+def main(args: argparse.Namespace) -> Any:
+    """Run one mode; under torchrun every rank computes its shard and rank 0 writes the results."""
+    try:
+        return _run(args)
+    finally:
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
+
+def _write_json(path: Path | None, data: Any) -> None:
+    print(json.dumps(data, indent=1))
+    if path:
+        path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def _run(args: argparse.Namespace) -> Any:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    _, world, device = setup_distributed(args.device)
+    prefix = ["python", "-m"] if world == 1 else ["torchrun", f"--nproc_per_node={world}", "-m"]
+    command = " ".join(shlex.quote(a) for a in [*prefix, "experiments.evaluate", *sys.argv[1:]])
+    main_rank = is_main()
+    if args.mode == "grid":
+        paths = args.checkpoints or [DEFAULT_CHECKPOINT, DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors"]
+        models = {p.stem: load_checkpoint(p, device)[0] for p in paths}
+        rows = robustness_grid(models, args.n, args.glances, args.steps, args.eps, args.targets,
+                               args.batch_size, args.seed, progress=main_rank)
+        if main_rank:
+            write_grid(rows, args.out, command)
+            print(grid_markdown(rows))
+        return rows
+    if args.mode == "folder":
+        model, meta, _ = load_checkpoint(args.checkpoint, device)
+        dataset = ImageFolder(args.root, model.config.image_size,
+                              EvalTransform(model.config.image_size, args.crop_fraction),
+                              classes=list(meta.get("class_folders") or meta["class_names"]))
+        rows = folder_robustness(model, dataset, args.glances, args.eps, args.steps, args.target,
+                                 args.batch_size, args.seed, args.n, progress=main_rank)
+        if main_rank:
+            _write_json(args.json, {"command": command, "world_size": world, "rows": rows})
+        return rows
+    path = args.checkpoint or DEFAULT_CHECKPOINT
+    model, meta, _ = load_checkpoint(path, device)
+    t0 = time.time()
+    result = task_metrics(model, args.n, args.glances, args.batch_size, args.seed, progress=main_rank)
+    result["wall_time_s"] = round(time.time() - t0, 1)
+    result["command"] = command
+    if main_rank:
+        _write_json(args.json, result)
+        if args.write_metadata:
+            meta.setdefault("metrics", {})["test"] = result
+            meta.pop("config", None)
+            save_checkpoint(model, path, meta)
+    return result
+
+
+def cli() -> None:
+    main(get_args_parser().parse_args())

@@ -1,0 +1,197 @@
+"""Measurements of checkpoints under attack; each returns plain numbers (dicts and rows).
+
+Under torchrun each rank takes every world-th batch (batch seeds follow the global batch index,
+so the answer equals a single process's) and the counts are summed on every rank.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.attacks import AttackConfig, pgd
+from model.data import CANVAS, ImageFolder, make_batch
+from model.distributed import all_reduce_sum, gather_array, is_main, shard
+from model.metrics import mean_box_mass
+from model.seeds import eval_attack_seed
+
+__all__ = ["task_metrics", "attention_on_item", "robustness_grid", "folder_robustness",
+           "FLOOR_EPS_255", "PULL_EPS_255"]
+
+FLOOR_EPS_255 = 8  # the robust-accuracy floor's attack (random target)
+PULL_EPS_255 = (16, 32)  # targeted attacks whose pull on the attention is measured
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **kwargs: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, desc: str, enabled: bool) -> Iterator[Any]:
+    """A tqdm bar on the main rank when ``enabled``, else one that does nothing."""
+    if not (enabled and is_main()):
+        yield _NoBar()
+        return
+    from tqdm import tqdm
+    with tqdm(total=total, desc=desc, dynamic_ncols=True) as bar:
+        yield bar
+
+
+def attention_on_item(attention: torch.Tensor, boxes: torch.Tensor, image_size: int = CANVAS) -> np.ndarray:
+    """(B,) mass of the glance- and head-averaged attention (B, N, heads, h, w) in each box."""
+    return mean_box_mass(attention.detach().float().cpu().numpy(), boxes.cpu().numpy(), (image_size, image_size))
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
+                 batch_size: int = 100, seed: int = 0, attack_steps: int = 20,
+                 progress: bool = True) -> dict[str, Any]:
+    """The floor metrics on the first ``n`` test canvases (seed ``seed``), at ``glances`` (the
+    model's default when None): clean accuracy (and per glance count 1..16 where the model has
+    glances), accuracy under PGD towards a random wrong class at 8/255, the attention mass on
+    the item, and the mean drop of that mass where targeted PGD at 16/255 and 32/255 succeeds."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1 (test canvases), got {n!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    glances = model.glances_for(glances)
+    per_glance = [g for g in range(1, 17) if g <= model.max_glances]
+    correct_by_glance = np.zeros(len(per_glance))
+    drops: dict[int, list[np.ndarray]] = {e: [] for e in PULL_EPS_255}
+    success: dict[int, list[np.ndarray]] = {e: [] for e in PULL_EPS_255}
+    robust, clean, mass = [], [], []
+    device = _device(model)
+    mine = shard(list(range(0, n, batch_size)))  # under torchrun each rank takes every world-th batch
+    with progress_bar(len(mine), "evaluate", progress) as bar:
+        for b, start in mine:
+            x, y, boxes = make_batch("test", range(start, min(n, start + batch_size)), seed=seed)
+            x, y = x.to(device), y.to(device)
+            with torch.no_grad():  # one unroll serves every count: glance t never sees later ones
+                out = model(x, glances=max(glances, max(per_glance)))
+            for i, g in enumerate(per_glance):
+                correct_by_glance[i] += float((out.step_logits[:, g - 1].argmax(1) == y).sum())
+            clean.append((out.step_logits[:, glances - 1].argmax(1) == y).cpu().numpy())
+            m_clean = attention_on_item(out.attention[:, :glances], boxes)
+            mass.append(m_clean)
+            res = pgd(model, x, y, AttackConfig(eps=FLOOR_EPS_255 / 255, steps=attack_steps, target="random"),
+                      glances=glances, seed=eval_attack_seed(seed, b))
+            with torch.no_grad():
+                robust.append((model(res.images, glances=glances).logits.argmax(1) == y).cpu().numpy())
+            for eps in PULL_EPS_255:
+                res = pgd(model, x, y, AttackConfig(eps=eps / 255, steps=attack_steps, target="random"),
+                          glances=glances, seed=eval_attack_seed(seed, b, offset=1))
+                with torch.no_grad():
+                    adv = model(res.images, glances=glances)
+                ok = res.success.cpu().numpy()
+                success[eps].append(ok)
+                drops[eps].append((m_clean - attention_on_item(adv.attention, boxes))[ok])
+            bar.update(1)
+            bar.set_postfix(clean=f"{np.concatenate(clean).mean():.3f}", robust=f"{np.concatenate(robust).mean():.3f}")
+    correct_by_glance = np.array(all_reduce_sum(list(correct_by_glance), device))
+    result: dict[str, Any] = {
+        "n": n, "glances": glances, "seed": seed,
+        "clean_acc": float(gather_array(clean).mean()),
+        f"pgd{attack_steps}_random_target_{FLOOR_EPS_255}_255_acc": float(gather_array(robust).mean()),
+        "attention_on_item_clean": float(gather_array(mass).mean()),
+        "clean_acc_by_glances": {str(g): float(c / n) for g, c in zip(per_glance, correct_by_glance)},
+    }
+    for eps in PULL_EPS_255:
+        d = gather_array(drops[eps])
+        result[f"targeted_pgd{attack_steps}_{eps}_255_success"] = float(gather_array(success[eps]).mean())
+        result[f"attention_on_item_drop_{eps}_255"] = float(d.mean()) if d.size else float("nan")
+    return result
+
+
+def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequence[int] = (1, 2, 4, 8, 16),
+                    steps: Sequence[int] = (0, 10, 20, 50), eps_255: Sequence[float] = (8, 16),
+                    targets: Sequence[str] = ("random", "untargeted"), batch_size: int = 100,
+                    seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:
+    """Accuracy under L-inf PGD for every (model, glances, target, eps, steps), with attention on
+    the item clean and adversarial. Each step count is its own attack (the default step size
+    depends on it); a model without glances is run once, reported as glances=1."""
+    jobs = []
+    for name, model in models.items():
+        for g in sorted({model.glances_for(g) for g in glances}):
+            for t in targets:
+                for e in eps_255:
+                    for k in steps:
+                        jobs.append((name, model, g, t, e, k))
+    mine = shard([range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)])
+    batches = [(b, make_batch("test", idx, seed=seed)) for b, idx in mine]  # this rank's shard
+    clean_mass: dict[tuple[str, int, int], np.ndarray] = {}
+    rows = []
+    with progress_bar(len(jobs) * len(batches), "grid", progress) as bar:
+        for name, model, g, t, e, k in jobs:
+            correct, succeeded, mass_clean, mass_adv, t0 = [], [], [], [], time.time()
+            device = _device(model)
+            for b, (x, y, boxes) in batches:
+                x, y = x.to(device), y.to(device)
+                key = (name, g, b)
+                if key not in clean_mass:
+                    with torch.no_grad():
+                        clean_mass[key] = attention_on_item(model(x, glances=g).attention, boxes)
+                res = pgd(model, x, y, AttackConfig(eps=e / 255, steps=k, target=t), glances=g,
+                          seed=eval_attack_seed(seed, b))
+                with torch.no_grad():
+                    adv = model(res.images, glances=g)
+                correct.append((adv.logits.argmax(1) == y).cpu().numpy())
+                succeeded.append(res.success.cpu().numpy())
+                mass_clean.append(clean_mass[key])
+                mass_adv.append(attention_on_item(adv.attention, boxes))
+                bar.update(1)
+            rows.append({"model": name, "arch": model.config.arch, "glances": g, "target": t, "eps_255": e,
+                         "steps": k, "n": n, "acc": float(gather_array(correct).mean()),
+                         "attack_success": float(gather_array(succeeded).mean()),
+                         "attention_on_item_clean": float(gather_array(mass_clean).mean()),
+                         "attention_on_item_adv": float(gather_array(mass_adv).mean()),
+                         "seconds": round(time.time() - t0, 2)})
+    return rows
+
+
+def folder_robustness(model: nn.Module, dataset: ImageFolder, glances: Sequence[int] = (4, 16),
+                      eps_255: Sequence[float] = (16,), steps: Sequence[int] = (0, 10), target: str = "random",
+                      batch_size: int = 50, seed: int = 0, n: int | None = None,
+                      progress: bool = True) -> list[dict[str, Any]]:
+    """Accuracy on an image folder (e.g. ImageNet val) clean and under L-inf PGD, for every
+    (glances, eps, steps). Class indices follow the checkpoint's ``class_names``."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if target not in ("random", "untargeted"):
+        raise ValueError(f"target must be 'random' or 'untargeted', got {target!r}")
+    total = len(dataset) if n is None else min(n, len(dataset))
+    if total < 1:
+        raise ValueError(f"n must be >= 1 (images to evaluate), got {n!r}")
+    g_list = sorted({model.glances_for(g) for g in glances})
+    jobs = [(g, e, k) for g in g_list for e in eps_255 for k in steps]
+    counts = np.zeros((len(jobs), 2))  # correct, attack successes
+    device = _device(model)
+    mine = shard([range(s, min(total, s + batch_size)) for s in range(0, total, batch_size)])
+    t0 = time.time()
+    with progress_bar(len(mine), "evaluate", progress) as bar:
+        for b, idx in mine:
+            items = [dataset[i] for i in idx]
+            x = torch.stack([im for im, _ in items]).to(device)
+            y = torch.tensor([lab for _, lab in items], device=device)
+            for j, (g, e, k) in enumerate(jobs):
+                res = pgd(model, x, y, AttackConfig(eps=e / 255, steps=k, target=target), glances=g,
+                          seed=eval_attack_seed(seed, b))
+                with torch.no_grad():
+                    counts[j, 0] += float((model(res.images, glances=g).logits.argmax(1) == y).sum())
+                counts[j, 1] += float(res.success.sum())
+            bar.update(1)
+    counts = np.array(all_reduce_sum(counts.ravel().tolist(), device)).reshape(counts.shape)
+    return [{"glances": g, "target": target, "eps_255": e, "steps": k, "n": total,
+             "acc": counts[j, 0] / total, "attack_success": counts[j, 1] / total,
+             "seconds": round(time.time() - t0, 1)} for j, (g, e, k) in enumerate(jobs)]

@@ -1,0 +1,185 @@
+"""One epoch of (adversarial) training and the validation after it.
+
+Adversarial training follows Zoran et al. (2019): each batch is replaced by PGD examples aimed at
+a random wrong class per example, crafted with BatchNorm in inference mode; ``adv.method="fgsm"``
+is the one-step variant with random start (Wong et al. 2020). Every batch is unrolled for a
+glance count drawn from [glances_min, glances_max] and the loss averages the cross-entropy of
+every glance's logits, so one set of weights answers sensibly at any count in that range.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from model.attacks import AttackConfig, pgd
+from model.distributed import all_reduce_sum
+from model.seeds import glance_count_seed, train_attack_seed
+
+from .config import TrainConfig
+
+__all__ = ["Handles", "Position", "make_optimizer", "lr_at", "glance_loss", "adversarial_batch",
+           "steps_in_epoch", "train_one_epoch", "evaluate"]
+
+
+@dataclass(frozen=True)
+class Handles:
+    """One model in its three roles: ``raw`` holds the weights (saved, attacked, validated);
+    ``wrapped`` is what backward all-reduces through (DDP, or ``raw`` itself on one process);
+    ``forward`` runs the training forward (the compiled ``wrapped`` with ``train.compile``)."""
+
+    raw: nn.Module
+    wrapped: nn.Module
+    forward: Any
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a run is: this process's rank in a world of ``world``, on ``device``; the epoch,
+    its first optimizer step, and the run's total steps (for the schedule)."""
+
+    device: torch.device
+    rank: int
+    world: int
+    epoch: int
+    step: int
+    total_steps: int
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW or Nesterov SGD, with no weight decay on biases and norm parameters."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Linear warm-up then cosine decay to zero."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def glance_loss(step_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over every glance's logits (B, N, C)."""
+    n = step_logits.shape[1]
+    return F.cross_entropy(step_logits.flatten(0, 1), labels.repeat_interleave(n))
+
+
+def autocast(device: torch.device, cfg: TrainConfig) -> Any:
+    """bfloat16 autocast of forward passes when ``train.amp == "bf16"`` (no loss scaling needed)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16")
+
+
+def adversarial_batch(raw: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: AttackConfig,
+                      glances: int, seed: int, cfg: TrainConfig | None = None) -> torch.Tensor:
+    """PGD/FGSM examples with BatchNorm in inference mode; the model is put back in train mode."""
+    raw.eval()
+    try:
+        with autocast(x.device, cfg or TrainConfig()):
+            result = pgd(raw, x, y, attack, glances=glances, seed=seed)
+    finally:
+        raw.train()
+    return result.images
+
+
+def _micro_batches(loader: DataLoader, accum: int, limit: int | None) -> Iterator[list]:
+    """Groups of ``accum`` consecutive batches, at most ``limit`` groups (an incomplete last
+    group is dropped, so every optimizer step sees the same amount of data)."""
+    group: list = []
+    steps = 0
+    for batch in loader:
+        group.append(batch)
+        if len(group) == accum:
+            yield group
+            group = []
+            steps += 1
+            if limit is not None and steps >= limit:
+                return
+
+
+def steps_in_epoch(loader: DataLoader, cfg: TrainConfig) -> int:
+    """Optimizer steps in one epoch of ``loader``."""
+    n = len(loader) // cfg.accum_steps
+    return n if cfg.steps_per_epoch is None else min(n, cfg.steps_per_epoch)
+
+
+def train_one_epoch(models: Handles, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                    cfg: TrainConfig, at: Position, progress: bool = False) -> tuple[dict[str, float], int]:
+    """One epoch of optimizer steps, each over ``accum_steps`` micro-batches (gradients are
+    all-reduced once per step: ``no_sync`` on the others). Returns the epoch's loss and
+    accuracy (summed over ranks) and the next step."""
+    models.wrapped.train()
+    attack = cfg.adv.attack()
+    sums = [0.0, 0.0, 0.0]  # loss*n, correct, n
+    step = at.step
+    groups: Any = _micro_batches(loader, cfg.accum_steps, cfg.steps_per_epoch)
+    bar = None
+    if progress and at.rank == 0:
+        from tqdm import tqdm
+        bar = groups = tqdm(groups, total=steps_in_epoch(loader, cfg), desc=f"epoch {at.epoch + 1}/{cfg.epochs}",
+                            dynamic_ncols=True, leave=False)
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    for group in groups:
+        g = torch.Generator().manual_seed(glance_count_seed(cfg.seed, step))
+        glances = int(torch.randint(cfg.glances_min, cfg.glances_max + 1, (1,), generator=g))
+        for pg in optimizer.param_groups:
+            pg["lr"] = lr_at(step, at.total_steps, cfg)
+        optimizer.zero_grad(set_to_none=True)
+        for micro, batch in enumerate(group):
+            x = batch[0].to(at.device, non_blocking=True).contiguous(memory_format=fmt)
+            y = batch[1].to(at.device, non_blocking=True)
+            if attack is not None:
+                x = adversarial_batch(models.raw, x, y, attack, glances,
+                                      seed=train_attack_seed(cfg.seed, step, at.rank, micro), cfg=cfg)
+            last = micro == len(group) - 1
+            sync = models.wrapped.no_sync() if (at.world > 1 and not last) else contextlib.nullcontext()
+            with sync:
+                with autocast(at.device, cfg):
+                    out = models.forward(x, glances=glances)
+                loss = glance_loss(out.step_logits.float(), y)
+                (loss / len(group)).backward()
+            n = y.shape[0]
+            sums[0] += loss.item() * n
+            sums[1] += float((out.logits.argmax(1) == y).sum())
+            sums[2] += n
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(models.wrapped.parameters(), cfg.grad_clip)
+        optimizer.step()
+        step += 1
+        if bar is not None:
+            bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}", acc=f"{sums[1] / sums[2]:.3f}",
+                            glances=glances, lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+    loss_sum, correct, count = all_reduce_sum(sums, at.device)
+    key = "train_adv" if attack is not None else "train"
+    return {f"{key}_loss": loss_sum / max(count, 1), f"{key}_acc": correct / max(count, 1)}, step
+
+
+@torch.no_grad()
+def evaluate(raw: nn.Module, loader: DataLoader, device: torch.device,
+             glances: tuple[int, ...]) -> dict[str, float]:
+    """Clean accuracy at each glance count in ``glances`` (all ranks' shards summed)."""
+    was_training = raw.training
+    raw.eval()
+    sums = [0.0] * (len(glances) + 1)
+    for batch in loader:
+        x, y = batch[0].to(device), batch[1].to(device)
+        out = raw(x, glances=max(glances))
+        for i, n in enumerate(glances):
+            sums[i] += float((out.step_logits[:, n - 1].argmax(1) == y).sum())
+        sums[-1] += y.shape[0]
+    raw.train(was_training)
+    totals = all_reduce_sum(sums, device)
+    return {f"val_acc@{n}": totals[i] / totals[-1] for i, n in enumerate(glances)}
