@@ -1,8 +1,45 @@
+"""Shared fixtures and helpers: every test starts from the same seeds; GPU tests skip without
+CUDA; the app helpers drive ``app.py`` through streamlit's AppTest."""
+
+from __future__ import annotations
+
+import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+
+
+def figure(at: AppTest, key: str) -> dict:
+    """The JSON spec of the plotly chart with ``key`` (AppTest shows charts as unknown elements)."""
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        if el.proto.id.endswith(key) or key in el.proto.id:
+            return spec
+    raise AssertionError(f"no chart {key!r}; charts: {[el.proto.id for el in at.get('plotly_chart')]}")
+
+
+def panels(spec: dict) -> list[str]:
+    return [a["text"] for a in spec["layout"]["annotations"]]
+
+
+def run_attack(at: AppTest) -> AppTest:
+    at.sidebar.button(key="run_attack").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def open_tab(at: AppTest, name: str) -> AppTest:
+    at.session_state["section"] = name
+    at.run()
+    assert not at.exception, at.exception
+    return at
 
 
 @pytest.fixture(autouse=True)

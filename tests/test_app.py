@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import pickle
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,34 +16,7 @@ from streamlit.testing.v1 import AppTest
 import viz.lab
 from model.checkpoint import DEFAULT_CHECKPOINT
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
-
-
-def figure(at: AppTest, key: str) -> dict:
-    """The JSON spec of the plotly chart with ``key`` (AppTest shows charts as unknown elements)."""
-    for el in at.get("plotly_chart"):
-        spec = json.loads(el.proto.spec)
-        if el.proto.id.endswith(key) or key in el.proto.id:
-            return spec
-    raise AssertionError(f"no chart {key!r}; charts: {[el.proto.id for el in at.get('plotly_chart')]}")
-
-
-def panels(spec: dict) -> list[str]:
-    return [a["text"] for a in spec["layout"]["annotations"]]
-
-
-def run_attack(at: AppTest) -> AppTest:
-    at.sidebar.button(key="run_attack").click().run()
-    assert not at.exception, at.exception
-    return at
-
-
-def open_tab(at: AppTest, name: str) -> AppTest:
-    at.session_state["section"] = name
-    at.run()
-    assert not at.exception, at.exception
-    return at
+from .conftest import APP, ROOT, figure, open_tab, panels, run_attack
 
 
 @pytest.fixture

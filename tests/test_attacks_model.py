@@ -69,6 +69,7 @@ def robust_acc(model, x, y, eps, steps):
         return float((model(res.images).logits.argmax(1) == y).float().mean())
 
 
+@pytest.mark.slow
 def test_accuracy_does_not_rise_with_epsilon_or_steps(model, batch):
     x, y = batch[0][:32], batch[1][:32]
     by_eps = [robust_acc(model, x, y, e, 10) for e in (0, 4, 8, 16, 32)]

@@ -18,7 +18,7 @@ from viz.catalog import list_checkpoints, load_uploaded
 from viz.images import load_samples
 from viz.runs import run_attack
 
-from .test_app import APP, figure
+from .conftest import APP, figure
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +74,7 @@ def test_upload_names_never_become_paths(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == [] and not (tmp_path.parent.parent / "x.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_several_app_sessions_agree_with_one_by_one_runs():
     """Sessions with different settings, interleaved on the shared model and caches, show what
     the public API computes for each alone."""

@@ -180,6 +180,7 @@ def test_backbone_weights_fetch_from_a_local_url_and_load(tmp_path):
         fetch_backbone_weights("vgg16", tmp_path)
 
 
+@pytest.mark.slow
 def test_bf16_channels_last_and_backbone_weights_in_one_process(folder, tmp_path):
     """The GPU options run on CPU too (autocast to bfloat16, NHWC): one short epoch, starting
     from a torchvision-format backbone state dict whose hash lands in the metadata."""
@@ -225,6 +226,7 @@ def test_bf16_channels_last_and_backbone_weights_in_one_process(folder, tmp_path
     assert len(shown) == 2 and all(any(n in v for n in meta["class_names"]) for v in shown)
 
 
+@pytest.mark.slow
 def test_gpu_bench_script_runs_its_smoke_mode():
     proc = subprocess.run([sys.executable, "bench/gpu_train.py", "--tiny", "--device", "cpu", "--batch", "2",
                            "--steps", "1", "--pgd-steps", "2", "--repeats", "1"], cwd=ROOT, env=ENV,

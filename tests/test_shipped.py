@@ -39,6 +39,7 @@ def test_default_checkpoint_floors(test_batch):
     assert mass.mean() >= 0.60
 
 
+@pytest.mark.slow
 def test_default_checkpoint_robustness_and_attention_pull(test_batch):
     model = load_model()
     x, y, boxes = (t[:100] for t in test_batch)
@@ -55,6 +56,7 @@ def test_default_checkpoint_robustness_and_attention_pull(test_batch):
     assert (clean_mass - adv_mass)[ok].mean() >= 0.12
 
 
+@pytest.mark.slow
 def test_clean_trained_checkpoint_floors(test_batch):
     model = load_model(ASSETS / "s3ta_clean.safetensors")
     assert model.metadata["recipe"]["adv"]["method"] == "none"

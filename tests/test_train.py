@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from experiments.train import (
@@ -73,6 +74,7 @@ def test_cli_trains_saves_and_resumes_exactly(tmp_path):
     assert len(json.loads((tmp_path / "b" / "metrics.json").read_text())) == 2
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from tests.hostile import corpus, png_bytes
 from viz.images import MAX_FILE_BYTES, ImageError, prepare_image
 
-from .test_app import APP, figure
+from .conftest import APP, figure
 
 CORPUS = corpus(MAX_FILE_BYTES)
 
@@ -85,6 +85,7 @@ def test_fuzzed_files_never_escape_as_other_errors(data):
     assert p.image.shape == (64, 64, 3) and np.isfinite(p.image).all()
 
 
+@pytest.mark.slow
 def test_the_page_survives_the_whole_corpus():
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
