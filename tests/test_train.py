@@ -87,5 +87,7 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert meta["world_size"] == 2 and meta["command"].startswith("torchrun --nproc_per_node=2")
     history = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
-    # 64 canvases per epoch over 2 ranks of batch 16: every example counted once per epoch
+    # 64 canvases per epoch, split by DistributedSampler over 2 ranks of 2 batches of 16: the
+    # all-reduced count is every canvas once per epoch (not one rank's 32, not 128 twice-counted)
+    assert [h["train_examples"] for h in history] == [64, 64]
     assert all(0.0 <= h["train_loss"] < 5 for h in history)

@@ -119,8 +119,8 @@ def steps_in_epoch(loader: DataLoader, cfg: TrainConfig) -> int:
 def train_one_epoch(models: Handles, loader: DataLoader, optimizer: torch.optim.Optimizer,
                     cfg: TrainConfig, at: Position, progress: bool = False) -> tuple[dict[str, float], int]:
     """One epoch of optimizer steps, each over ``accum_steps`` micro-batches (gradients are
-    all-reduced once per step: ``no_sync`` on the others). Returns the epoch's loss and
-    accuracy (summed over ranks) and the next step."""
+    all-reduced once per step: ``no_sync`` on the others). Returns the epoch's loss, accuracy
+    and number of examples trained on (summed over ranks), and the next step."""
     models.wrapped.train()
     attack = cfg.adv.attack()
     sums = [0.0, 0.0, 0.0]  # loss*n, correct, n
@@ -164,7 +164,8 @@ def train_one_epoch(models: Handles, loader: DataLoader, optimizer: torch.optim.
                             glances=glances, lr=f"{optimizer.param_groups[0]['lr']:.2e}")
     loss_sum, correct, count = all_reduce_sum(sums, at.device)
     key = "train_adv" if attack is not None else "train"
-    return {f"{key}_loss": loss_sum / max(count, 1), f"{key}_acc": correct / max(count, 1)}, step
+    return {f"{key}_loss": loss_sum / max(count, 1), f"{key}_acc": correct / max(count, 1),
+            f"{key}_examples": int(count)}, step
 
 
 @torch.no_grad()
