@@ -18,13 +18,14 @@ import streamlit as st
 import torch
 
 from model.attacks import MAX_RESTARTS, AttackConfig
-from model.checkpoint import CheckpointError, file_sha256, load_model
+from model.checkpoint import CheckpointError, file_sha256
 from viz.catalog import (
     MAX_CHECKPOINT_BYTES,
     Entry,
     describe,
     list_checkpoints,
     load_uploaded,
+    open_checkpoint,
 )
 from viz.figures import drift_figure, glance_figure, probability_figure
 from viz.files import FORMATS, MIME, to_png_strip
@@ -67,8 +68,9 @@ def device() -> str:
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
 def shipped_model(path: str, mtime: float) -> tuple[torch.nn.Module, str]:
-    """A checkpoint from disk with its sha256; one copy per process, shared read-only."""
-    return load_model(path, device()), file_sha256(path)
+    """A checkpoint's inference form (what attacks run on) with its sha256; one copy per
+    process, shared read-only."""
+    return open_checkpoint(path, device()), file_sha256(path)
 
 
 @st.cache_resource(show_spinner="Loading the uploaded checkpoint…", max_entries=4)

@@ -24,6 +24,7 @@ from bench.report import emit  # noqa: E402
 from experiments.train.config import TrainConfig  # noqa: E402
 from experiments.train.loop import adversarial_batch, autocast, glance_loss  # noqa: E402
 from model import AttackConfig, ModelConfig, build_model, pgd  # noqa: E402
+from model.inference_form import inference_form, refold  # noqa: E402
 
 
 def sync(device: torch.device) -> None:
@@ -59,8 +60,11 @@ def train_rate(cfg: ModelConfig, amp: str, batch: int, steps: int, device: torch
     y = torch.randint(0, cfg.num_classes, (batch,), device=device)
     glances = model.default_glances
 
+    form = inference_form(model)
+
     def step(i: int) -> None:
-        adv = adversarial_batch(model, x, y, attack, glances, seed=i, cfg=tc)
+        refold(form, model)
+        adv = adversarial_batch(form, x, y, attack, glances, seed=i, cfg=tc)
         with autocast(device, tc):
             out = model(adv, glances=glances)
         loss = glance_loss(out.step_logits.float(), y)
@@ -85,7 +89,7 @@ def train_rate(cfg: ModelConfig, amp: str, batch: int, steps: int, device: torch
 def pgd_latency(cfg: ModelConfig, device: torch.device, steps: int, repeats: int) -> float:
     """Median seconds for PGD-``steps`` on one image (no early stop), fp32."""
     torch.manual_seed(0)
-    model = build_model(cfg).to(device).eval()
+    model = inference_form(build_model(cfg).to(device).eval())  # as the attacks run it
     x = torch.rand(1, 3, cfg.image_size, cfg.image_size, device=device)
     y = torch.zeros(1, dtype=torch.long, device=device)
     attack = AttackConfig(eps=16 / 255, steps=steps, target="random", early_stop=False)

@@ -18,6 +18,7 @@ from experiments.train import (
 )
 from model import ModelConfig, build_model, load_model
 from model.data import make_batch
+from model.inference_form import inference_form
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "model.backbone_widths=[8,16,16]", "--set", "model.lstm_size=32",
@@ -40,11 +41,11 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
     assert losses[-1] < 0.5 * losses[0]
 
 
-def test_adversarial_batch_keeps_the_ball_and_restores_train_mode():
+def test_adversarial_batch_keeps_the_ball_and_leaves_the_trained_model_alone():
     model = build_model(ModelConfig(backbone_widths=(8, 16, 32))).train()
     x, y, _ = make_batch("train", range(8))
     attack = AdvConfig(method="pgd", eps=8 / 255, steps=2).attack()
-    adv = adversarial_batch(model, x, y, attack, glances=2, seed=0)
+    adv = adversarial_batch(inference_form(model), x, y, attack, glances=2, seed=0)
     assert model.training
     assert (adv - x).abs().max() <= 8 / 255 + 1e-6
     assert adv.min() >= 0 and adv.max() <= 1 and not torch.equal(adv, x)

@@ -23,8 +23,9 @@ from model.checkpoint import (
     load_model,
     read_metadata,
 )
+from model.inference_form import inference_form
 
-__all__ = ["Entry", "list_checkpoints", "load_uploaded", "describe", "models_dir",
+__all__ = ["Entry", "list_checkpoints", "open_checkpoint", "load_uploaded", "describe", "models_dir",
            "MAX_CHECKPOINT_BYTES"]
 
 MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024  # the page's upload limit for checkpoints
@@ -65,8 +66,14 @@ def list_checkpoints(folders: list[Path] | None = None) -> tuple[list[Entry], li
     return entries, problems
 
 
+def open_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """The model the app runs for a checkpoint: its inference form (BatchNorm folded, channels
+    last; not compiled, so nobody waits for a compiler), with the checkpoint's metadata."""
+    return inference_form(load_model(path, device))
+
+
 def load_uploaded(data: bytes, device: str | torch.device = "cpu") -> nn.Module:
-    """A model from the bytes of an uploaded checkpoint; ``CheckpointError`` says what is wrong."""
+    """The inference form of an uploaded checkpoint's model; ``CheckpointError`` says what is wrong."""
     if len(data) > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(f"the checkpoint is {len(data) / 2**20:.0f} MB; uploads are limited to "
                               f"{MAX_CHECKPOINT_BYTES // 2**20} MB (put larger ones in {models_dir()}/)")
@@ -75,7 +82,7 @@ def load_uploaded(data: bytes, device: str | torch.device = "cpu") -> nn.Module:
     with tempfile.TemporaryDirectory(prefix="s3ta-upload-") as tmp:
         path = Path(tmp) / "upload.safetensors"
         path.write_bytes(data)
-        model = load_model(path, device)
+        model = open_checkpoint(path, device)
         model.metadata = {**model.metadata, "sha256": file_sha256(path)}  # type: ignore[assignment]
     return model
 

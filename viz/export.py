@@ -16,10 +16,11 @@ from pathlib import Path
 import torch
 
 from model.attacks import AttackConfig
-from model.checkpoint import DEFAULT_CHECKPOINT, file_sha256, load_model
+from model.checkpoint import DEFAULT_CHECKPOINT, file_sha256
 from model.data.imagefolder import IMAGE_EXTENSIONS
 from model.inference import predict
 
+from .catalog import open_checkpoint
 from .files import FORMATS, export_metadata, render_exports
 from .frames import Display, auto_zoom
 from .images import ImageError, prepare_image
@@ -59,7 +60,7 @@ def main(args: argparse.Namespace) -> list[Path]:
         raise SystemExit(f"--formats must be a comma list of {FORMATS}, got {args.formats!r}")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     ckpt = args.checkpoint or DEFAULT_CHECKPOINT
-    model = load_model(ckpt, device)
+    model = open_checkpoint(ckpt, device)
     names = model.metadata["class_names"]
     glances = model.glances_for(args.glances)
     if args.target in ("random", "untargeted"):

@@ -32,6 +32,7 @@ from model.checkpoint import (
 from model.data import ImageFolder
 from model.distributed import setup_distributed
 from model.factory import build_model
+from model.inference_form import inference_form
 from model.seeds import epoch_seed
 
 from .config import load_configs
@@ -114,7 +115,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     wrapped: nn.Module = raw
     if world > 1:
         wrapped = nn.parallel.DistributedDataParallel(raw, device_ids=[device.index] if device.type == "cuda" else None)
-    models = Handles(raw, wrapped, torch.compile(wrapped) if cfg.compile else wrapped)
+    attack_form = inference_form(raw, compile=cfg.compile) if cfg.adv.attack() is not None else None
+    models = Handles(raw, wrapped, torch.compile(wrapped) if cfg.compile else wrapped, attack_form)
 
     train_set, val_set, class_names = build_datasets(cfg, model_cfg.image_size)
     metadata["input_stats"] = training_input_stats(train_set)

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from model.attacks import AttackConfig, pgd
 from model.distributed import all_reduce_sum
+from model.inference_form import refold
 from model.seeds import glance_count_seed, train_attack_seed
 
 from .config import TrainConfig
@@ -31,13 +32,16 @@ __all__ = ["Handles", "Position", "make_optimizer", "lr_at", "glance_loss", "adv
 
 @dataclass(frozen=True)
 class Handles:
-    """One model in its three roles: ``raw`` holds the weights (saved, attacked, validated);
-    ``wrapped`` is what backward all-reduces through (DDP, or ``raw`` itself on one process);
-    ``forward`` runs the training forward (the compiled ``wrapped`` with ``train.compile``)."""
+    """One model in its roles: ``raw`` holds the weights (saved, validated); ``wrapped`` is what
+    backward all-reduces through (DDP, or ``raw`` itself on one process); ``forward`` runs the
+    training forward (the compiled ``wrapped`` with ``train.compile``); ``attack_form`` is the
+    inference form the adversarial examples are crafted on (None for clean training), refolded
+    from ``raw`` once per optimizer step."""
 
     raw: nn.Module
     wrapped: nn.Module
     forward: Any
+    attack_form: nn.Module | None = None
 
 
 @dataclass(frozen=True)
@@ -83,16 +87,13 @@ def autocast(device: torch.device, cfg: TrainConfig) -> Any:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16")
 
 
-def adversarial_batch(raw: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: AttackConfig,
+def adversarial_batch(form: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: AttackConfig,
                       glances: int, seed: int, cfg: TrainConfig | None = None) -> torch.Tensor:
-    """PGD/FGSM examples with BatchNorm in inference mode; the model is put back in train mode."""
-    raw.eval()
-    try:
-        with autocast(x.device, cfg or TrainConfig()):
-            result = pgd(raw, x, y, attack, glances=glances, seed=seed)
-    finally:
-        raw.train()
-    return result.images
+    """PGD/FGSM examples crafted on ``form``, the inference form of the model being trained
+    (BatchNorm folded with its current running statistics: inference mode, as the paper's
+    recipe wants, without switching the training model's mode)."""
+    with autocast(x.device, cfg or TrainConfig()):
+        return pgd(form, x, y, attack, glances=glances, seed=seed).images
 
 
 def _micro_batches(loader: DataLoader, accum: int, limit: int | None) -> Iterator[list]:
@@ -138,11 +139,13 @@ def train_one_epoch(models: Handles, loader: DataLoader, optimizer: torch.optim.
         for pg in optimizer.param_groups:
             pg["lr"] = lr_at(step, at.total_steps, cfg)
         optimizer.zero_grad(set_to_none=True)
+        if attack is not None:
+            refold(models.attack_form, models.raw)  # the weights of this step, BatchNorm folded
         for micro, batch in enumerate(group):
             x = batch[0].to(at.device, non_blocking=True).contiguous(memory_format=fmt)
             y = batch[1].to(at.device, non_blocking=True)
             if attack is not None:
-                x = adversarial_batch(models.raw, x, y, attack, glances,
+                x = adversarial_batch(models.attack_form, x, y, attack, glances,
                                       seed=train_attack_seed(cfg.seed, step, at.rank, micro), cfg=cfg)
             last = micro == len(group) - 1
             sync = models.wrapped.no_sync() if (at.world > 1 and not last) else contextlib.nullcontext()
