@@ -5,7 +5,9 @@ Two views, both measured in one run:
   bookkeeping), for a sample pick with nothing cached, a PGD-20 attack click (attack, trace,
   rerun), a display-only move (heads), and the GIF export (frames + encoding) on its own;
 - in a real browser (Chromium + Playwright against `streamlit run app.py`): from picking a sample
-  to the new animation drawn, and from pressing Run attack to the adversarial panel drawn.
+  to the new animation drawn, and from pressing Run attack to the adversarial panel drawn;
+- PGD-100 on one image (no early stop), Run attack -> panel drawn, with the app on the eager
+  model (``S3TA_INFERENCE_FORM=0``, before) and on the inference form (after), server and browser.
 
     python bench/app_speed.py --repeats 5 --md bench/app_speed.md
 """
@@ -66,7 +68,30 @@ def server_times(repeats: int) -> dict[str, list[float]]:
     return out
 
 
-def browser_times(repeats: int) -> dict[str, list[float]]:
+def server_pgd100(repeats: int, inference_form: bool) -> list[float]:
+    """Run attack -> page script done for PGD-100 without early stop, a new sample each time."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["S3TA_INFERENCE_FORM"] = "1" if inference_form else "0"
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+        at.run()
+        at.sidebar.slider(key="steps").set_value(100).run()
+        at.sidebar.checkbox(key="early_stop").uncheck().run()
+        options = at.sidebar.selectbox(key="sample").options
+        times = []
+        for r in range(repeats):
+            at.sidebar.selectbox(key="sample").set_value(options[r + 1]).run()
+            times.append(timed(lambda: at.sidebar.button(key="run_attack").click().run()))
+            assert not at.exception, at.exception
+        return times
+    finally:
+        os.environ.pop("S3TA_INFERENCE_FORM", None)
+
+
+def browser_times(repeats: int, inference_form: bool = True, steps: int | None = None) -> dict[str, list[float]]:
+    """Pick -> animation drawn and Run attack -> adversarial panel drawn in Chromium; with
+    ``steps`` the attack is PGD-``steps`` without early stop."""
     from playwright.sync_api import sync_playwright
 
     with socket.socket() as s:
@@ -75,7 +100,8 @@ def browser_times(repeats: int) -> dict[str, list[float]]:
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1",
                              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "S3TA_INFERENCE_FORM": "1" if inference_form else "0"})
     url = f"http://127.0.0.1:{port}"
     from viz.images import load_samples
 
@@ -100,6 +126,17 @@ def browser_times(repeats: int) -> dict[str, list[float]]:
             page.wait_for_selector(".js-plotly-plot .layer-above image, .js-plotly-plot image", timeout=60_000)
             first_image = ("() => { const i = document.querySelector('.js-plotly-plot image');"
                            " return i ? i.getAttribute('href') : null; }")
+            idle = "[data-testid=stApp][data-test-script-state=notRunning]"
+            if steps is not None:
+                slider = page.get_by_role("slider", name="Steps")
+                slider.focus()
+                for _ in range(steps - 20):  # from the default 20, one step per key
+                    slider.press("ArrowRight")
+                page.wait_for_selector(idle)
+                page.get_by_text("Stop once it succeeds").click()
+                page.wait_for_selector(idle)
+                page.wait_for_function(f"() => document.querySelector('[data-testid=stSidebar]')"
+                                       f".innerText.includes('{steps}')", timeout=30_000)
             for r in range(repeats):
                 before = page.evaluate(first_image)
                 box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").nth(1)
@@ -147,6 +184,21 @@ def main() -> None:
                      f"{max(values):.3f} | < {goal_of[key]} |")
     lines.append(f"\n{args.repeats} repeats; torch threads {__import__('torch').get_num_threads()}; "
                  f"{os.cpu_count()} CPU cores.")
+    lines += ["", "PGD-100 on one image (32/255, random target, no early stop, 4 glances), Run attack -> ... "
+              "(median s, min-max), the app on the eager model (before) and on the inference form (after):", "",
+              "| app runs | page script done (AppTest) | adversarial panel drawn (Chromium) |", "|---|---:|---:|"]
+    medians = {}
+    for label, form in (("eager model (before)", False), ("inference form (after)", True)):
+        server = server_pgd100(args.repeats, form)
+        cells = [f"{statistics.median(server):.3f} ({min(server):.3f}-{max(server):.3f})"]
+        medians[form] = [statistics.median(server)]
+        if not args.no_browser:
+            browser = browser_times(args.repeats, form, steps=100)["attack (browser)"]
+            cells.append(f"{statistics.median(browser):.3f} ({min(browser):.3f}-{max(browser):.3f})")
+            medians[form].append(statistics.median(browser))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("| after / before | " + " | ".join(f"{a / b:.2f}" for a, b in zip(medians[True], medians[False]))
+                 + " |")
     emit(lines, args.md)
 
 

@@ -10,9 +10,11 @@ import pickle
 import cv2
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+import model.inference_form as inference
 import viz.lab
 from model.checkpoint import DEFAULT_CHECKPOINT
 
@@ -55,6 +57,22 @@ def test_first_page_shows_clean_glances_of_the_default_model(app):
     assert len(panels(spec)) == 1 and panels(spec)[0].startswith("clean: ")
     assert any(m.value.startswith("**Clean: ") for m in app.markdown)
     assert len(app.get("progress")) == 5  # top-5
+
+
+@pytest.mark.parametrize("env,folded", [(None, True), ("0", False)])
+def test_attacks_run_on_the_inference_form_unless_switched_off(monkeypatch, env, folded):
+    if env is not None:
+        monkeypatch.setenv("S3TA_INFERENCE_FORM", env)
+    seen = []
+    real = viz.lab.predict
+    monkeypatch.setattr(viz.lab, "predict", lambda model, *a, **k: seen.append(model) or real(model, *a, **k))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.sidebar.slider(key="glances").set_value(23).run()  # a count no other test caches
+    assert not at.exception, at.exception
+    assert ("inference form" in at.caption[0].value) == folded
+    has_bn = any(isinstance(m, torch.nn.BatchNorm2d) for m in seen[-1].modules())
+    assert has_bn != folded and (inference.source_of(seen[-1]) is not None) == folded
 
 
 def test_sample_and_glance_count_change_the_animation(app):

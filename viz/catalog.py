@@ -66,13 +66,15 @@ def list_checkpoints(folders: list[Path] | None = None) -> tuple[list[Entry], li
     return entries, problems
 
 
-def open_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+def open_checkpoint(path: str | Path, device: str | torch.device = "cpu", fast: bool = True) -> nn.Module:
     """The model the app runs for a checkpoint: its inference form (BatchNorm folded, channels
-    last; not compiled, so nobody waits for a compiler), with the checkpoint's metadata."""
-    return inference_form(load_model(path, device))
+    last; not compiled, so nobody waits for a compiler), with the checkpoint's metadata; with
+    ``fast=False`` the eager model itself (for comparison and debugging)."""
+    model = load_model(path, device)
+    return inference_form(model) if fast else model
 
 
-def load_uploaded(data: bytes, device: str | torch.device = "cpu") -> nn.Module:
+def load_uploaded(data: bytes, device: str | torch.device = "cpu", fast: bool = True) -> nn.Module:
     """The inference form of an uploaded checkpoint's model; ``CheckpointError`` says what is wrong."""
     if len(data) > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(f"the checkpoint is {len(data) / 2**20:.0f} MB; uploads are limited to "
@@ -82,7 +84,7 @@ def load_uploaded(data: bytes, device: str | torch.device = "cpu") -> nn.Module:
     with tempfile.TemporaryDirectory(prefix="s3ta-upload-") as tmp:
         path = Path(tmp) / "upload.safetensors"
         path.write_bytes(data)
-        model = open_checkpoint(path, device)
+        model = open_checkpoint(path, device, fast)
         model.metadata = {**model.metadata, "sha256": file_sha256(path)}  # type: ignore[assignment]
     return model
 
