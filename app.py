@@ -12,8 +12,9 @@ import hashlib
 import os
 import re
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import streamlit as st
@@ -22,6 +23,7 @@ import torch
 import model.inference_form as inference
 from model.attacks import MAX_RESTARTS, AttackConfig
 from model.checkpoint import CheckpointError, file_sha256
+from model.factory import ARCHITECTURES
 from viz.catalog import (
     MAX_CHECKPOINT_BYTES,
     Entry,
@@ -30,14 +32,24 @@ from viz.catalog import (
     load_uploaded,
     open_checkpoint,
 )
-from viz.figures import drift_figure, glance_figure, probability_figure
-from viz.files import FORMATS, MIME, to_png_strip
+from viz.figures import (
+    compare_figure,
+    drift_figure,
+    glance_figure,
+    grid_figure,
+    image_data_uri,
+    image_race_figure,
+    probability_figure,
+    race_figure,
+)
+from viz.files import FORMATS, MIME, to_html, to_png, to_png_strip
 from viz.frames import (
     COLORMAPS,
     Display,
     amplified_perturbation,
     attribution_image,
     auto_zoom,
+    compare_panels,
     draw_box,
     enlarge,
     glance_frames,
@@ -53,15 +65,20 @@ from viz.images import (
     prepare_image,
 )
 from viz.lab import BusyError, Lab, Subject
-from viz.runs import perturbation_norms, pull_readout
+from viz.links import Field, decode, encode
+from viz.runs import AttackRun, perturbation_norms, pull_readout
+from viz.studies import GLANCE_COUNTS, MAX_BATCH, batch_csv, dataset_race, incompatibility
 
 MAX_GLANCES = 32
 MAX_EPS_255 = 32
 MAX_STEPS = 200
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
-SECTIONS = ["Probabilities", "Attention pull", "Perturbation", "Attack drift", "Attributions", "Export",
-            "Model", "Gallery"]
+SECTIONS = ["Probabilities", "Attention pull", "Perturbation", "Attack drift", "Compare models", "Glance grid",
+            "Race", "Batch", "Attributions", "Export", "Model", "Gallery"]
 TARGETS = {"random wrong class": "random", "chosen class": "class", "untargeted": "untargeted"}
+NORMS = {"L-inf": "linf", "L2": "l2"}
+MAX_RESTARTS_PAGE = min(MAX_RESTARTS, 10)
+DEFAULTS = {"eps": 32, "eps_l2": 2.0, "steps": 20, "restarts": 1, "seed": 0, "early_stop": True, "alpha": 0.6}
 
 
 # ---------------------------------------------------------------- shared, once per process
@@ -124,12 +141,106 @@ def progress_bar(text: str, interval: float = 0.1) -> tuple[st.delta_generator.D
     return bar, update
 
 
+# ---------------------------------------------------------------- shareable links
+def heads_of(meta: dict[str, Any]) -> int:
+    """Attention heads of a catalogued checkpoint, from its metadata (before loading it)."""
+    config = meta.get("config", {})
+    return int(config.get("heads", 1)) if ARCHITECTURES[config.get("arch", "s3ta")].has_attention else 1
+
+
+def link_fields(stems: list[str], meta: dict[str, Any]) -> list[Field]:
+    """What a link may carry besides the model, checked against the linked model's classes and heads."""
+    return [Field("compare", "choice", choices=stems), Field("sample", "choice", choices=[s.name for s in samples()]),
+            Field("glances", "int", 1, MAX_GLANCES), Field("attack_glances", "int", 1, MAX_GLANCES),
+            Field("norm", "choice", choices=list(NORMS.values())), Field("eps", "float", 0, MAX_EPS_255),
+            Field("steps", "int", 1, MAX_STEPS), Field("target", "choice", choices=list(TARGETS.values())),
+            Field("target_class", "choice", choices=list(meta["class_names"])),
+            Field("restarts", "int", 1, MAX_RESTARTS_PAGE), Field("seed", "int", 0, 2**31 - 1),
+            Field("early_stop", "bool"), Field("attack", "bool"),
+            Field("head", "choice", choices=["mean"] + [str(i) for i in range(heads_of(meta))]),
+            Field("cmap", "choice", choices=list(COLORMAPS)), Field("alpha", "float", 0, 1),
+            Field("tab", "choice", choices=SECTIONS)]
+
+
+def apply_link() -> list[str]:
+    """Once per session, before any widget exists: the settings in the page's URL become the
+    widgets' state. Returns a message for each value that was dropped."""
+    if st.session_state.get("_link_read"):
+        return []
+    st.session_state["_link_read"] = True
+    params = st.query_params.to_dict()
+    if not params:
+        return []
+    entries, _ = catalog()
+    stems = [e.path.stem for e in entries]
+    found, problems = decode(params, [Field("model", "choice", choices=stems)])
+    entry = entries[stems.index(found["model"])] if "model" in found else entries[0]
+    values, more = decode(params, link_fields(stems, entry.metadata))
+    problems += more
+    ss = st.session_state
+    labels = {e.path.stem: e.label for e in entries}
+    ss["model_choice"] = entry.label
+    if "compare" in values:
+        ss["compare_model"] = labels[values.pop("compare")]
+    if "sample" in values:
+        name = values.pop("sample")
+        sample = next(s for s in samples() if s.name == name)
+        ss["source"], ss["sample"] = "Gallery", f"{sample.class_name} ({sample.name})"
+    if "norm" in values:
+        ss["norm"] = {v: k for k, v in NORMS.items()}[values.pop("norm")]
+    if "eps" in values:
+        eps = values.pop("eps")
+        if ss.get("norm", "L-inf") == "L-inf" and eps == int(eps):
+            ss["eps"] = int(eps)
+        elif ss.get("norm") == "L2" and eps <= 10 and (eps * 4) == int(eps * 4):
+            ss["eps_l2"] = float(eps)
+        else:
+            problems.append(f"'eps={eps:g}' in the link is not a whole number of /255 (L-inf) or a multiple of "
+                            "0.25 up to 10 (L2); the default is used")
+    if "target" in values:
+        ss["target"] = {v: k for k, v in TARGETS.items()}[values.pop("target")]
+    if "attack" in values:
+        ss["_auto_attack"] = values.pop("attack")
+    if "tab" in values:
+        ss["section"] = values.pop("tab")
+    if "alpha" in values:
+        values["alpha"] = round(values["alpha"] * 20) / 20  # the opacity slider's steps
+    ss.update(values)  # the rest are widget keys with the link's own names
+    return problems
+
+
+def update_link(choice: ModelChoice, picked_sample: str | None, shown: bool) -> None:
+    """The page's current settings into its URL, so the address bar is a shareable view. Uploads
+    cannot travel in a link: with an uploaded model or image the URL is cleared."""
+    ss = st.session_state
+    if choice.stem is None or picked_sample is None:
+        st.query_params.clear()
+        return
+    norm = NORMS[ss.get("norm", "L-inf")]
+    values: dict[str, Any] = {
+        "model": choice.stem, "sample": picked_sample, "glances": ss.get("glances"),
+        "attack_glances": ss.get("attack_glances"), "norm": norm,
+        "eps": ss.get("eps") if norm == "linf" else ss.get("eps_l2"), "steps": ss.get("steps"),
+        "target": TARGETS[ss.get("target", next(iter(TARGETS)))], "restarts": ss.get("restarts"),
+        "seed": ss.get("seed"), "early_stop": ss.get("early_stop"), "head": ss.get("head"),
+        "cmap": ss.get("cmap"), "alpha": ss.get("alpha"), "tab": ss.get("section"), "attack": shown}
+    if values["target"] == "class":
+        values["target_class"] = ss.get("target_class")
+    compare = ss.get("compare_model")
+    if compare:
+        values["compare"] = next((e.path.stem for e in catalog()[0] if e.label == compare), None)
+    wanted = encode(values)
+    if wanted != st.query_params.to_dict():
+        st.query_params.from_dict(wanted)
+
+
 # ---------------------------------------------------------------- sidebar
 @dataclass(frozen=True)
 class ModelChoice:
     model: torch.nn.Module
     sha256: str  # of the checkpoint file
     name: str
+    stem: str | None = None  # the catalogue name a link can carry (None for an upload)
 
     @property
     def key(self) -> str:
@@ -152,7 +263,7 @@ def choose_model() -> ModelChoice | None:
         except (CheckpointError, OSError) as exc:
             st.error(f"Cannot open {entry.path.name}: {exc}")
             return None
-        return ModelChoice(model, sha, entry.path.name)
+        return ModelChoice(model, sha, entry.path.name, entry.path.stem)
     up = st.sidebar.file_uploader("safetensors checkpoint", type=["safetensors"], key="ckpt_upload",
                                   max_upload_size=MAX_CHECKPOINT_BYTES // 2**20,
                                   help=f"Only safetensors files written by S3TA Lab; at most "
@@ -177,6 +288,7 @@ class ImageChoice:
     label: int | None
     box: tuple[int, int, int, int] | None
     notes: tuple[str, ...]
+    sample: str | None = None  # the gallery file a link can carry (None for an upload)
 
 
 def choose_image(size: int, class_names: list[str]) -> ImageChoice | None:
@@ -191,7 +303,7 @@ def choose_image(size: int, class_names: list[str]) -> ImageChoice | None:
                        f"this model takes {size} px. Upload an image instead.")
             return None
         label = sample.label if class_names[sample.label] == sample.class_name else None
-        return ImageChoice(sample.image, f"sample:{sample.name}", sample.name, label, sample.box, ())
+        return ImageChoice(sample.image, f"sample:{sample.name}", sample.name, label, sample.box, (), sample.name)
     up = st.sidebar.file_uploader("Image file", type=UPLOAD_TYPES, key="image_upload",
                                   max_upload_size=MAX_FILE_BYTES // 2**20)
     fit = st.sidebar.selectbox("Fit to the model's square input", FIT_MODES, key="fit")
@@ -219,38 +331,50 @@ def choose_image(size: int, class_names: list[str]) -> ImageChoice | None:
     return ImageChoice(prepared.image, key, up.name, None, box, tuple(prepared.notes))
 
 
-def choose_attack(class_names: list[str]) -> tuple[AttackConfig | None, int, st.delta_generator.DeltaGenerator]:
+@dataclass(frozen=True)
+class AttackChoice:
+    config: AttackConfig | None  # None when the settings do not make an attack (the page says why)
+    seed: int
+    glances: int  # the count the attack is crafted against (the attacker's)
+    slot: Any  # where the Run button goes once the page knows the image
+
+
+def choose_attack(class_names: list[str], default_glances: int) -> AttackChoice:
     st.sidebar.header("Attack (PGD)")
-    norm = st.sidebar.radio("Norm", ["L-inf", "L2"], horizontal=True, key="norm")
+    st.session_state.setdefault("attack_glances", default_glances)
+    norm = st.sidebar.radio("Norm", list(NORMS), horizontal=True, key="norm")
     if norm == "L-inf":
-        eps_255 = st.sidebar.slider("Epsilon (/255)", 0, MAX_EPS_255, 32, key="eps",
-                                    help="Largest change of any pixel value, in 1/255 units.")
-        eps = eps_255 / 255
+        eps = st.sidebar.slider("Epsilon (/255)", 0, MAX_EPS_255, key="eps",
+                                help="Largest change of any pixel value, in 1/255 units.") / 255
     else:
-        eps = st.sidebar.slider("Epsilon (L2 norm)", 0.0, 10.0, 2.0, 0.25, key="eps_l2",
+        eps = st.sidebar.slider("Epsilon (L2 norm)", 0.0, 10.0, step=0.25, key="eps_l2",
                                 help="Largest L2 norm of the perturbation, pixels in [0, 1].")
-    steps = st.sidebar.slider("Steps", 1, MAX_STEPS, 20, key="steps")
+    steps = st.sidebar.slider("Steps", 1, MAX_STEPS, key="steps")
+    glances = st.sidebar.slider("Attack aimed at (glances)", 1, MAX_GLANCES, key="attack_glances",
+                                help="The glance count the attack is crafted against. Moving the page's "
+                                     "Glances slider reads the same adversarial image at another count.")
     target = TARGETS[st.sidebar.selectbox("Target", list(TARGETS), key="target")]
     target_class = None
     if target == "class":
         target_class = class_names.index(st.sidebar.selectbox("Target class", class_names, key="target_class"))
-    restarts = st.sidebar.slider("Restarts", 1, min(MAX_RESTARTS, 10), 1, key="restarts")
-    seed = int(st.sidebar.number_input("Seed", 0, 2**31 - 1, 0, key="seed"))
-    early = st.sidebar.checkbox("Stop once it succeeds", value=True, key="early_stop")
-    slot = st.sidebar.container()  # the Run button goes here once the page knows the image
+    restarts = st.sidebar.slider("Restarts", 1, MAX_RESTARTS_PAGE, key="restarts")
+    seed = int(st.sidebar.number_input("Seed", 0, 2**31 - 1, key="seed"))
+    early = st.sidebar.checkbox("Stop once it succeeds", key="early_stop")
+    slot = st.sidebar.container()
     try:
-        return AttackConfig(norm="linf" if norm == "L-inf" else "l2", eps=eps, steps=steps, target=target,
-                            target_class=target_class, restarts=restarts, early_stop=early), seed, slot
+        cfg = AttackConfig(norm=NORMS[norm], eps=eps, steps=steps, target=target, target_class=target_class,
+                           restarts=restarts, early_stop=early)
     except ValueError as exc:
         slot.error(str(exc))
-        return None, seed, slot
+        cfg = None
+    return AttackChoice(cfg, seed, glances, slot)
 
 
 def choose_display(heads: int, image_size: int) -> Display:
     st.sidebar.header("Display")
     head = st.sidebar.radio("Heads", ["mean"] + [str(i) for i in range(heads)], horizontal=True, key="head")
     cmap = st.sidebar.selectbox("Colour map", list(COLORMAPS), key="cmap")
-    alpha = st.sidebar.slider("Heatmap opacity", 0.0, 1.0, 0.6, 0.05, key="alpha")
+    alpha = st.sidebar.slider("Heatmap opacity", 0.0, 1.0, step=0.05, key="alpha")
     return Display(None if head == "mean" else int(head), cmap, alpha, auto_zoom(image_size))
 
 
@@ -338,6 +462,181 @@ def export_section(subject: Subject, run, display: Display, choice: ModelChoice)
                             key=f"download_{fmt}", on_click="ignore")
 
 
+def guarded(what: str, work: Callable[[Callable[[float], None]], Any]) -> Any | None:
+    """Run ``work(progress)`` under a progress bar; failures become messages and return None.
+    A control moved meanwhile stops the page (Streamlit raises out of the progress update), so
+    nothing half-done is cached or shown."""
+    bar, progress = progress_bar(what)
+    try:
+        return work(progress)
+    except BusyError as exc:
+        st.warning(str(exc))
+    except ValueError as exc:
+        st.error(f"{what} could not run: {exc}")
+    except (RuntimeError, MemoryError) as exc:  # e.g. out of memory on a large model
+        st.error(f"{what} failed: {exc}. Try fewer steps, restarts or glances.")
+    finally:
+        bar.empty()
+    return None
+
+
+def outcome_text(run: AttackRun, class_names: list[str]) -> str:
+    goal = "a wrong class" if run.config.target == "untargeted" else class_names[run.target]
+    return f"{'reached' if run.success else 'did not reach'} {goal}"
+
+
+def compare_section(choice: ModelChoice, subject: Subject, cfg: AttackConfig, seed: int, display: Display) -> None:
+    entries, _ = catalog()
+    labels = [e.label for e in entries]
+    default = next((e.label for e in entries if e.path.stem == "baseline_default"), labels[0])
+    st.session_state.setdefault("compare_model", default)
+    pick = st.selectbox("Compare with", labels, key="compare_model",
+                        help="The same image, attack settings, target and seed run against both models.")
+    entry = entries[labels.index(pick)]
+    try:
+        other, sha = shipped_model(str(entry.path), entry.path.stat().st_mtime, use_inference_form())
+    except (CheckpointError, OSError) as exc:
+        st.error(f"Cannot open {entry.path.name}: {exc}")
+        return
+    problem = incompatibility(subject.model, other)
+    if problem:
+        st.error(f"{choice.name} and {entry.path.name} cannot be compared: {problem}.")
+        return
+    second = ModelChoice(other, sha, entry.path.name, entry.path.stem)
+    other_subject = replace(subject, model=other, model_key=second.key)
+    runs = [lab().cached_attack(s, cfg, seed) for s in (subject, other_subject)]
+    if any(r is None for r in runs):
+        if not st.button(f"Run the attack on both models ({cfg.steps} steps each)", key="run_compare"):
+            st.caption("The attack in the sidebar, on the model in use and on the one chosen here.")
+            return
+        runs = guarded("Attacking both models", lambda p: lab().compare(subject, other_subject, cfg, seed, p))
+        if runs is None:
+            return
+    names = subject.class_names
+    rows = [(Path(choice.name).stem, subject.model.has_attention, runs[0]),
+            (Path(second.name).stem, other.has_attention, runs[1])]
+    st.plotly_chart(compare_figure(rows, names, subject.box, display), key="compare_chart")
+    sheet, notes = compare_panels(subject.image, rows, names, subject.box, display)
+    st.image(sheet, caption="adversarial image · amplified perturbation · attention, one row per model")
+    for note in notes:
+        st.caption(note)
+    stem = f"compare_{Path(choice.name).stem}_{Path(second.name).stem}"
+    c1, c2 = st.columns(2)
+    c1.download_button("PNG", to_png(sheet), f"{stem}.png", MIME["png"], key="compare_png", on_click="ignore")
+    c2.download_button("HTML", to_html([compare_figure(rows, names, subject.box, display)], "S3TA Lab: compare",
+                                       notes), f"{stem}.html", MIME["html"], key="compare_html", on_click="ignore")
+
+
+def grid_section(subject: Subject, cfg: AttackConfig, seed: int) -> None:
+    if subject.model.max_glances == 1:
+        st.info("This model has no glances: there is no attacker or defender count to vary.")
+        return
+    grid = lab().cached_study("grid", subject, cfg, seed)
+    if grid is None:
+        counts = "/".join(map(str, GLANCE_COUNTS))
+        if not st.button(f"Run the glance grid ({len(GLANCE_COUNTS)} attacks, crafted at {counts})", key="run_grid"):
+            st.caption("Attacks crafted against each glance count, each read at every count without "
+                       "re-attacking: does thinking longer recover the true class?")
+            return
+        grid = guarded("Attacking at each glance count", lambda p: lab().glance_grid(subject, cfg, seed, progress=p))
+        if grid is None:
+            return
+    st.plotly_chart(grid_figure(grid, subject.class_names), key="grid_chart")
+    names = subject.class_names
+    st.caption("Rows: the count the attack was crafted against (its target: "
+               + ", ".join(f"{n} -> {names[t]}" for n, t in zip(grid.crafted, grid.targets))
+               + "). Columns: the count the model reads the adversarial image at.")
+
+
+def race_section(choice: ModelChoice, subject: Subject, cfg: AttackConfig, seed: int) -> None:
+    rows = dataset_race(subject.model.metadata)
+    st.markdown("**On the test set** (stored in the checkpoint by its evaluation)")
+    if rows:
+        settings = sorted({(r["target"], float(r["eps_255"])) for r in rows})
+        pick = st.selectbox("Attack", [f"{t} target, eps {e:g}/255" for t, e in settings], key="race_setting")
+        target, eps = settings[[f"{t} target, eps {e:g}/255" for t, e in settings].index(pick)]
+        st.plotly_chart(race_figure(rows, eps, target), key="race_dataset_chart")
+        n = rows[0].get("n", "?")
+        st.caption(f"{n} test canvases; accuracy under PGD aimed at each glance count, by attack steps.")
+    else:
+        st.caption(f"{choice.name} stores no race. `python -m experiments.evaluate grid --checkpoints "
+                   f"{choice.name} --write-metadata` measures and stores one.")
+    st.markdown("**On this image**")
+    if subject.model.max_glances == 1:
+        st.caption("This model has no glances.")
+        return
+    race = lab().cached_study("race", subject, cfg, seed)
+    if race is None:
+        if not st.button(f"Run the race on this image ({len(GLANCE_COUNTS)} attacks of {cfg.steps} steps)",
+                         key="run_race"):
+            return
+        race = guarded("Racing", lambda p: lab().race(subject, cfg, seed, progress=p))
+        if race is None:
+            return
+    st.plotly_chart(image_race_figure(race, subject.class_names), key="race_image_chart")
+
+
+def thumbnail(image: np.ndarray) -> str:
+    return image_data_uri(enlarge(to_uint8(image), 2))
+
+
+def batch_section(choice: ModelChoice, cfg: AttackConfig, seed: int, glances: int) -> None:
+    model = choice.model
+    size = model.config.image_size
+    names = list(model.metadata["class_names"])
+    source = st.radio("Images", ["The gallery", "Uploaded images"], horizontal=True, key="batch_source")
+    items: list[tuple[str, np.ndarray, int | None, tuple[int, int, int, int] | None, str]] = []
+    if source == "The gallery":
+        items = [(s.name, s.image, s.label if names[s.label] == s.class_name else None, s.box, f"sample:{s.name}")
+                 for s in samples() if s.image.shape[:2] == (size, size)]
+        if not items:
+            st.warning(f"The gallery holds canvases of another size than this model's {size} px.")
+            return
+    else:
+        ups = st.file_uploader(f"Images (at most {MAX_BATCH})", type=UPLOAD_TYPES, accept_multiple_files=True,
+                               key="batch_uploads", max_upload_size=MAX_FILE_BYTES // 2**20)
+        if len(ups or []) > MAX_BATCH:
+            st.warning(f"{len(ups)} images: the batch takes the first {MAX_BATCH}.")
+        for up in (ups or [])[:MAX_BATCH]:
+            data = up.getvalue()
+            try:
+                prepared = prepare_image(data, size, "letterbox")
+            except ImageError as exc:
+                st.caption(f"skipped {up.name}: {exc}")
+                continue
+            items.append((up.name, prepared.image, None, None, f"upload:{hashlib.sha256(data).hexdigest()}:letterbox"))
+        if not items:
+            st.caption("Upload images here to attack them all with the sidebar's settings.")
+            return
+    subjects = []
+    for name, image, label, box, key in items:
+        s = Subject(model, choice.key, image, key, name, -1, box, glances)
+        # no known label: the attack moves away from the clean prediction, as on the page
+        subjects.append(replace(s, label=lab().clean(s).label if label is None else label))
+    rows = lab().cached_batch(subjects, cfg, seed)
+    if rows is None:
+        if not st.button(f"Attack all {len(subjects)} images", key="run_batch"):
+            st.caption("Each attack is cached like the page's own: picking an image afterwards shows it at once.")
+            return
+        rows = guarded(f"Attacking {len(subjects)} images", lambda p: lab().batch(subjects, cfg, seed, p))
+        if rows is None:
+            return
+    runs = [lab().cached_attack(s, cfg, seed) for s in subjects]
+    table = {"clean": [thumbnail(s.image) for s in subjects],
+             "adversarial": [thumbnail(r.image) if r is not None else None for r in runs],
+             "image": [r.name for r in rows], "label": [names[r.label] for r in rows],
+             "target": [names[r.target] for r in rows], "success": [r.success for r in rows],
+             "adversarial prediction": [names[r.adversarial_class] for r in rows],
+             "mass in box, clean": [r.mass_clean for r in rows],
+             "mass in box, adversarial": [r.mass_adversarial for r in rows]}
+    st.metric("Attacks that reached their goal", f"{sum(r.success for r in rows)} of {len(rows)}")
+    st.dataframe(table, hide_index=True, key="batch_table", column_config={
+        "clean": st.column_config.ImageColumn("clean"), "adversarial": st.column_config.ImageColumn("adversarial"),
+        "mass in box, clean": st.column_config.NumberColumn(format="%.3f"),
+        "mass in box, adversarial": st.column_config.NumberColumn(format="%.3f")})
+    st.download_button("CSV", batch_csv(rows, names), "batch.csv", "text/csv", key="batch_csv", on_click="ignore")
+
+
 def gallery_section() -> None:
     st.caption("The shipped test canvases of the default task, the item's box in green; pick one in "
                "the sidebar.")
@@ -357,8 +656,13 @@ def model_section(choice: ModelChoice) -> None:
 def main() -> None:
     st.set_page_config(page_title="S3TA Lab", layout="wide")
     st.title("S3TA Lab")
+    for problem in apply_link():
+        st.warning(f"This link could not be followed entirely: {problem}.")
+    for key, value in DEFAULTS.items():  # widgets read their state (a link may have set it)
+        st.session_state.setdefault(key, value)
     choice = choose_model()
     if choice is None:
+        st.query_params.clear()
         return
     model = choice.model
     class_names = list(model.metadata["class_names"])
@@ -368,81 +672,89 @@ def main() -> None:
                + ("inference form (BatchNorm folded, channels last: about 0.6 of the eager cost per attack "
                   "step, no compile wait)" if use_inference_form() else "eager model (S3TA_INFERENCE_FORM=0)"))
     picked = choose_image(config.image_size, class_names)
-    glances = st.sidebar.slider("Glances", 1, MAX_GLANCES, min(model.default_glances, MAX_GLANCES), key="glances")
-    cfg, seed, run_slot = choose_attack(class_names)
+    st.session_state.setdefault("glances", min(model.default_glances, MAX_GLANCES))
+    glances = st.sidebar.slider("Glances", 1, MAX_GLANCES, key="glances",
+                                help="How long the model looks (the defender). An attack keeps the count it "
+                                     "was crafted against; moving this reads its image at another count.")
+    attack = choose_attack(class_names, min(model.default_glances, MAX_GLANCES))
+    cfg, seed = attack.config, attack.seed
     display = choose_display(model.heads, config.image_size)
     if picked is None:
+        st.query_params.clear()
         return
     for note in picked.notes:
         st.caption(note)
     for warning in domain_warnings(picked.image, model.metadata.get("input_stats")):
         st.warning(f"This image is far from the training data: {warning}. Predictions may mean little.")
 
-    def subject_for(label: int) -> Subject:
-        return Subject(model, choice.key, picked.image, picked.key, picked.name, label, picked.box, glances)
+    def subject_for(label: int, n: int) -> Subject:
+        return Subject(model, choice.key, picked.image, picked.key, picked.name, label, picked.box, n)
 
-    clean = lab().clean(subject_for(-1))  # the clean view does not depend on the label
-    label = picked.label if picked.label is not None else clean.label
-    subject = subject_for(label)
+    clean = lab().clean(subject_for(-1, glances))  # the clean view does not depend on the label
+    label = picked.label if picked.label is not None else lab().clean(subject_for(-1, attack.glances)).label
+    subject = subject_for(label, glances)  # the defender's view
+    attacker = subject_for(label, attack.glances)  # what the attack is crafted against
     if picked.label is None:
         st.caption(f"No known label: the attack treats the clean prediction "
                    f"({class_names[label]}) as the class to move away from.")
 
     run = None
     if cfg is not None:
-        run = lab().cached_attack(subject, cfg, seed)
+        run = lab().cached_attack(attacker, cfg, seed)
+        wanted = st.session_state.pop("_auto_attack", False)  # a shared link that showed an attack
         if cfg.target == "class" and cfg.target_class == label:
-            run_slot.warning("The chosen target class is the class being attacked; choose another one.")
-        elif run_slot.button("Run attack", type="primary", key="run_attack", disabled=run is not None,
-                             help="Results are kept: moving back to settings already run shows them at once."):
-            bar, progress = progress_bar("Attacking")
-            try:
-                run = lab().attack(subject, cfg, seed, progress=progress)
-            except BusyError as exc:
-                st.warning(str(exc))
-            except ValueError as exc:
-                st.error(f"The attack could not run: {exc}")
-            except (RuntimeError, MemoryError) as exc:  # e.g. out of memory on a large model
-                st.error(f"The attack failed: {exc}. Try fewer steps, restarts or glances.")
-            else:
+            attack.slot.warning("The chosen target class is the class being attacked; choose another one.")
+        elif attack.slot.button("Run attack", type="primary", key="run_attack", disabled=run is not None,
+                                help="Results are kept: moving back to settings already run shows them at once.") \
+                or (wanted and run is None):
+            if guarded("Attacking", lambda p: lab().attack(attacker, cfg, seed, progress=p)) is not None:
                 st.rerun()  # redraw the sidebar with the result cached (the button greys out)
-            finally:
-                bar.empty()
+    shown = None if run is None else replace(run, prediction=lab().defend(attacker, run, glances))
 
     left, right = st.columns([3, 1])
     with left:
-        st.plotly_chart(glance_figure(subject.image, clean, run, class_names, subject.box, display),
+        st.plotly_chart(glance_figure(subject.image, clean, shown, class_names, subject.box, display),
                         key="glances_chart")
     with right:
         top5(clean, class_names, "Clean")
-        if run is not None:
-            top5(run.prediction, class_names, "Adversarial")
-            outcome = "reached" if run.success else "did not reach"
-            goal = "a wrong class" if run.config.target == "untargeted" else class_names[run.target]
-            st.caption(f"The attack {outcome} {goal} in {run.seconds:.2f} s.")
+        if shown is not None:
+            top5(shown.prediction, class_names, "Adversarial")
+            st.caption(f"The attack {outcome_text(run, class_names)} against {run.glances} glances "
+                       f"in {run.seconds:.2f} s.")
+            if run.glances != glances:
+                st.caption(f"Crafted against {run.glances} glances, read here at {glances}: the model now "
+                           f"predicts {class_names[shown.prediction.label]}.")
         else:
             st.caption("Press **Run attack** in the sidebar to attack this image.")
 
     tabs = st.tabs(SECTIONS, key="section", on_change="rerun")  # only the open tab runs
     sections = {
-        "Probabilities": lambda: probabilities_section(clean, run, label, class_names),
-        "Attention pull": lambda: pull_section(subject, clean, run, display),
-        "Perturbation": lambda: perturbation_section(subject.image, run, display),
+        "Probabilities": lambda: probabilities_section(clean, shown, label, class_names),
+        "Attention pull": lambda: pull_section(subject, clean, shown, display),
+        "Perturbation": lambda: perturbation_section(subject.image, shown, display),
         "Attack drift": lambda: st.plotly_chart(drift_figure(run, class_names, subject.box, display),
                                                 key="drift_chart"),
-        "Attributions": lambda: attribution_section(subject, clean, run, display),
-        "Export": lambda: export_section(subject, run, display, choice),
+        "Compare models": lambda: compare_section(choice, attacker, cfg, seed, display),
+        "Glance grid": lambda: grid_section(attacker, cfg, seed),
+        "Race": lambda: race_section(choice, attacker, cfg, seed),
+        "Batch": lambda: batch_section(choice, cfg, seed, attack.glances),
+        "Attributions": lambda: attribution_section(subject, clean, shown, display),
+        "Export": lambda: export_section(subject, shown, display, choice),
         "Model": lambda: model_section(choice),
         "Gallery": gallery_section}
     needs_attack = {"Attention pull", "Perturbation", "Attack drift"}
+    needs_settings = {"Compare models", "Glance grid", "Race", "Batch"}
     for name, tab in zip(SECTIONS, tabs):
         if not tab.open:
             continue
         with tab:
             if name in needs_attack and run is None:
                 st.caption("Run an attack (sidebar) to see this.")
+            elif name in needs_settings and cfg is None:
+                st.caption("Fix the attack settings in the sidebar to run this.")
             else:
                 sections[name]()
+    update_link(choice, picked.sample, run is not None)
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ def browser_times(repeats: int, inference_form: bool = True, steps: int | None =
                            " return i ? i.getAttribute('href') : null; }")
             idle = "[data-testid=stApp][data-test-script-state=notRunning]"
             if steps is not None:
-                slider = page.get_by_role("slider", name="Steps")
+                slider = page.locator('input[type=range][aria-label="Steps"]')
                 slider.focus()
                 for _ in range(steps - 20):  # from the default 20, one step per key
                     slider.press("ArrowRight")

@@ -21,7 +21,7 @@ from .config import ModelConfig
 from .factory import build_model
 
 __all__ = ["CheckpointError", "save_checkpoint", "read_metadata", "load_model", "load_checkpoint",
-           "DEFAULT_CHECKPOINT", "file_sha256", "optimizer_tensors", "restore_optimizer"]
+           "DEFAULT_CHECKPOINT", "file_sha256", "optimizer_tensors", "restore_optimizer", "store_metrics"]
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "s3ta_default.safetensors"
 META_KEY = "s3ta"
@@ -152,6 +152,15 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     model, meta, _ = load_checkpoint(DEFAULT_CHECKPOINT if path is None else path, device)
     model.metadata = meta  # type: ignore[assignment]
     return model
+
+
+def store_metrics(path: str | Path, name: str, value: Any) -> None:
+    """Write ``value`` (JSON-able) into the checkpoint's ``metrics[name]``, keeping its weights,
+    other tensors and the rest of its metadata (the readable JSON beside it is rewritten too)."""
+    model, meta, extra = load_checkpoint(path)
+    meta.setdefault("metrics", {})[name] = value
+    meta.pop("config", None)  # save_checkpoint writes the model's own
+    save_checkpoint(model, path, meta, extra)
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

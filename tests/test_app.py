@@ -126,12 +126,14 @@ def test_display_only_controls_never_rerun_the_model(app, counted):
     assert not app.exception
     assert counted == before
     assert "head 2" in figure(app, "glances_chart")["layout"]["title"]["text"]
-    app.sidebar.slider(key="glances").set_value(5).run()  # not display-only: recomputes
-    assert counted["predict"] == before["predict"] + 1
+    app.sidebar.slider(key="glances").set_value(5).run()  # the defender: reads, never re-attacks
+    assert counted["predict"] == before["predict"] + 2  # the clean image and the adversarial one at 5
+    assert counted["attack"] == before["attack"]
 
 
 def test_each_export_decodes_with_the_right_frames(app, tmp_path):
     app.sidebar.slider(key="glances").set_value(6).run()
+    app.sidebar.slider(key="attack_glances").set_value(6).run()
     run_attack(app)
     open_tab(app, "Export")
     app.button(key="prepare_exports").click().run()
@@ -153,8 +155,11 @@ def test_each_export_decodes_with_the_right_frames(app, tmp_path):
             break
         frames.append(frame)
     assert len(frames) == 6 and frames[0].shape[:2] == (height + height % 2, width + width % 2)
-    with Image.open(io.BytesIO(files["png"])) as strip:
-        assert strip.format == "PNG" and strip.size == (6 * width + 5 * 4, height)
+    with Image.open(io.BytesIO(files["png"])) as sheet:  # clean row over adversarial row, a column a glance
+        panel = (width - 4) // 2  # a GIF frame is clean | adversarial, 4 px apart
+        assert sheet.format == "PNG" and sheet.size == (6 * panel + 5 * 4, 2 * height + 4)
+        pixels = np.asarray(sheet.convert("RGB"))
+        assert not np.array_equal(pixels[:height], pixels[height + 4:])
     html = files["html"].decode()
     assert html.startswith("<!DOCTYPE html>") and "Plotly.newPlot" in html
     assert "<script src=" not in html and len(html) > 3_000_000  # plotly.js inlined: works offline

@@ -70,7 +70,7 @@ def wait_idle(page, timeout: float = 60_000) -> None:
 
 
 def move_slider(page, label: str, presses: int) -> None:
-    slider = page.get_by_role("slider", name=label)
+    slider = page.locator(f'input[type=range][aria-label="{label}"]')
     slider.focus()
     for _ in range(abs(presses)):
         slider.press("ArrowRight" if presses > 0 else "ArrowLeft")

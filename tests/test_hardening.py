@@ -89,6 +89,7 @@ def test_several_app_sessions_agree_with_one_by_one_runs():
         at.sidebar.selectbox(key="sample").set_value(names[s]).run()
         at.sidebar.slider(key="eps").set_value(eps).run()
         at.sidebar.slider(key="glances").set_value(glances).run()
+        at.sidebar.slider(key="attack_glances").set_value(glances).run()  # aimed at the count shown
         sessions.append(at)
     for at in sessions:  # every session attacks after all have been set up
         at.sidebar.button(key="run_attack").click().run()

@@ -13,11 +13,12 @@ import plotly.graph_objects as go
 
 from model.inference import Prediction
 
-from .frames import Display, drift_panel, glance_panels
+from .frames import Display, drift_panel, glance_frames, glance_panels
 from .runs import AttackRun
+from .studies import GlanceGrid, ImageRace
 
 __all__ = ["image_data_uri", "frames_animation", "probability_figure", "glance_figure", "drift_figure",
-           "race_figure"]
+           "race_figure", "compare_figure", "grid_figure", "image_race_figure"]
 
 
 def image_data_uri(image: np.ndarray, fmt: str = "jpeg", quality: int = 92) -> str:
@@ -167,3 +168,57 @@ def race_figure(rows: Sequence[dict[str, Any]], eps: float, target: str) -> go.F
                       xaxis_title="attack steps", yaxis_title="accuracy", yaxis_range=[0, 1],
                       template="plotly_white", legend_title="model")
     return fig
+
+
+def compare_figure(runs: Sequence[tuple[str, bool, AttackRun]], class_names: Sequence[str],
+                   box: tuple[int, int, int, int] | None, display: Display) -> go.Figure:
+    """The adversarial image of each model (name, has attention, run) with its glances animated
+    side by side; a model without attention shows its adversarial image alone in every frame."""
+    n = max(r.prediction.attention.shape[0] for _, _, r in runs)
+    panels, titles, hover = [], [], []
+    for name, has_attention, run in runs:
+        pred = run.prediction
+        frames = glance_frames(run.image, pred.attention, display.head if has_attention else None, display.zoom,
+                               display.cmap, display.alpha if has_attention else 0.0, box, scanpath=False)
+        panels.append(np.concatenate([frames, np.repeat(frames[-1:], n - frames.shape[0], axis=0)]))
+        verdict = "reached" if run.success else "missed"
+        goal = "a wrong class" if run.config.target == "untargeted" else class_names[run.target]
+        titles.append(f"{name}: {class_names[pred.label]} ({pred.probs.max():.0%}), {verdict} {goal}"
+                      + ("" if has_attention else " (no attention)"))
+        last = len(pred.step_probs) - 1
+        hover.append([f"{name} g{t + 1}: {class_names[int(pred.step_probs[min(t, last)].argmax())]}"
+                      for t in range(n)])
+    return frames_animation(panels, titles, [f"glance {t + 1}" for t in range(n)], hover=hover,
+                            title="The same attack on each model (adversarial images)")
+
+
+def grid_figure(grid: GlanceGrid, class_names: Sequence[str]) -> go.Figure:
+    """Attacker glances (rows) against defender glances (columns): the true class's probability
+    as colour, the predicted class as text; a first row for the clean image."""
+    z = np.vstack([grid.clean_probs[None], grid.true_probs])
+    rows = ["clean"] + [f"crafted at {n}" for n in grid.crafted]
+    text = [[class_names[grid.label]] * len(grid.evaluated)] + \
+        [[class_names[int(c)] for c in row] for row in grid.predicted]
+    data = [{"type": "heatmap", "z": z.tolist(), "x": [f"read at {m}" for m in grid.evaluated], "y": rows,
+             "zmin": 0, "zmax": 1, "colorscale": "Viridis", "text": text, "texttemplate": "%{text}<br>%{z:.2f}",
+             "colorbar": {"title": {"text": f"P({class_names[grid.label]})"}},
+             "hovertemplate": "%{y}, %{x}: %{text}, P(true)=%{z:.3f}<extra></extra>"}]
+    layout = {"title": {"text": f"Does thinking longer recover {class_names[grid.label]}? "
+                                "(attack crafted against N glances, read at M)"},
+              "yaxis": {"autorange": "reversed"}, "template": "plotly_white", "height": 360,
+              "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def image_race_figure(race: ImageRace, class_names: Sequence[str]) -> go.Figure:
+    """The true class's probability against attack steps, one line per glance count."""
+    data = [{"type": "scatter", "mode": "lines+markers", "x": list(race.steps), "y": race.true_probs[i].tolist(),
+             "name": f"{g} glance{'s' if g > 1 else ''}", "line": {"color": _colour(i)}}
+            for i, g in enumerate(race.glances)]
+    layout = {"title": {"text": f"The race on this image: P({class_names[race.label]}) under an attack aimed at "
+                                "each glance count"},
+              "xaxis": {"title": {"text": "attack steps"}}, "yaxis": {"title": {"text": "probability"},
+                                                                      "range": [0, 1]},
+              "template": "plotly_white", "height": 360, "legend": {"title": {"text": "glances"}},
+              "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
+    return go.Figure({"data": data, "layout": layout}, _validate=False)

@@ -23,10 +23,10 @@ from PIL import Image
 from model.inference import Prediction
 
 from .figures import drift_figure, glance_figure
-from .frames import Display, export_frames
+from .frames import Display, export_frames, glance_sheet
 from .runs import AttackRun, attack_settings
 
-__all__ = ["to_gif", "to_webm", "to_png_strip", "to_html", "to_npz", "export_metadata",
+__all__ = ["to_gif", "to_webm", "to_png", "to_png_strip", "to_html", "to_npz", "export_metadata",
            "render_exports", "FORMATS", "MIME"]
 
 FORMATS = ("gif", "webm", "png", "html", "npz")
@@ -79,6 +79,15 @@ def to_webm(frames: np.ndarray, fps: float = 2.0) -> bytes:
         return Path(path).read_bytes()
 
 
+def to_png(image: np.ndarray) -> bytes:
+    """One uint8 (H, W, 3) RGB picture as PNG bytes."""
+    frames = _check_frames(np.asarray(image)[None])
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return buf.tobytes()
+
+
 def to_png_strip(frames: np.ndarray, columns: int | None = None, gap: int = 4) -> bytes:
     """One PNG with the frames in a grid (a single row by default)."""
     frames = _check_frames(frames)
@@ -91,10 +100,7 @@ def to_png_strip(frames: np.ndarray, columns: int | None = None, gap: int = 4) -
     for i, f in enumerate(frames):
         r, c = divmod(i, cols)
         sheet[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = f
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError("PNG encoding failed")
-    return buf.tobytes()
+    return to_png(sheet)
 
 
 def to_html(figures: Sequence[go.Figure], title: str, notes: Sequence[str] = ()) -> bytes:
@@ -163,6 +169,6 @@ def render_exports(image: np.ndarray, clean: Prediction, attack: AttackRun | Non
         return to_html(figures, title, [json.dumps(metadata, sort_keys=True)])
 
     makers = {"gif": lambda: to_gif(frames, fps), "webm": lambda: to_webm(frames, fps),
-              "png": lambda: to_png_strip(frames), "html": html,
+              "png": lambda: to_png(glance_sheet(image, clean, attack, class_names, box, display)), "html": html,
               "npz": lambda: to_npz(image, clean, attack, metadata)}
     return {f: makers[f]() for f in formats}

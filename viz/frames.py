@@ -21,7 +21,8 @@ from .runs import AttackRun
 
 __all__ = ["COLORMAPS", "Display", "auto_zoom", "to_uint8", "upsample", "heatmap", "overlay", "draw_box",
            "enlarge", "glance_frames", "caption", "side_by_side", "amplified_perturbation",
-           "attribution_image", "glance_panels", "drift_panel", "export_frames"]
+           "attribution_image", "glance_panels", "drift_panel", "export_frames", "glance_sheet", "no_attention_panel",
+           "compare_panels"]
 
 COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS,
              "jet": cv2.COLORMAP_JET, "magma": cv2.COLORMAP_MAGMA}
@@ -252,3 +253,60 @@ def export_frames(image: np.ndarray, clean: Prediction, attack: AttackRun | None
     frames of the GIF, WebM and PNG strip."""
     panels, _, captions, _ = glance_panels(image, clean, attack, class_names, box, display, scanpath=True)
     return side_by_side(panels, captions)
+
+
+def _grid(cells: Sequence[Sequence[np.ndarray]], gap: int = 4) -> np.ndarray:
+    """Rows of equally sized uint8 cells on white, ``gap`` pixels apart."""
+    h, w = cells[0][0].shape[:2]
+    cols = max(len(r) for r in cells)
+    sheet = np.full((len(cells) * h + (len(cells) - 1) * gap, cols * w + (cols - 1) * gap, 3), 255, np.uint8)
+    for r, row in enumerate(cells):
+        for c, cell in enumerate(row):
+            sheet[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = cell
+    return sheet
+
+
+def glance_sheet(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
+                 class_names: Sequence[str], box: tuple[int, int, int, int] | None,
+                 display: Display) -> np.ndarray:
+    """One uint8 picture that reads at a glance: the clean row over the adversarial row, one
+    column per glance, each panel captioned with its glance, class and probability."""
+    panels, _, captions, _ = glance_panels(image, clean, attack, class_names, box, display, scanpath=True)
+    return _grid([[caption(panel[t], captions[p][t]) for t in range(panel.shape[0])]
+                  for p, panel in enumerate(panels)])
+
+
+def no_attention_panel(size: tuple[int, int], text: str = "no attention maps") -> np.ndarray:
+    """A grey panel saying why there is no attention to draw (e.g. a pooling baseline)."""
+    panel = np.full((size[0], size[1], 3), 64, np.uint8)
+    for i, line in enumerate(text.split("\n")):
+        cv2.putText(panel, line[:40], (6, 24 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (230, 230, 230), 1,
+                    cv2.LINE_AA)
+    return panel
+
+
+def compare_panels(image: np.ndarray, runs: Sequence[tuple[str, bool, AttackRun]], class_names: Sequence[str],
+                   box: tuple[int, int, int, int] | None, display: Display) -> tuple[np.ndarray, list[str]]:
+    """The paper's Figure 1 for one image: per model (name, has attention, its attack run) a row
+    of the adversarial image, the amplified perturbation (each with its own gain) and the
+    attention over the adversarial image (mean over glances; a grey panel for a model without
+    attention). Returns the uint8 sheet and one caption per row."""
+    rows, notes = [], []
+    for name, has_attention, run in runs:
+        adv = to_uint8(enlarge(np.asarray(run.image, np.float32), display.zoom))
+        delta, gain = amplified_perturbation(image, run.image, display.zoom)
+        if has_attention:
+            mean_map = run.prediction.attention.mean(axis=0, keepdims=True)  # (1, heads, h, w)
+            look = glance_frames(run.image, mean_map, display.head, display.zoom, display.cmap, display.alpha,
+                                 box, scanpath=False)[0]
+        else:
+            look = no_attention_panel(adv.shape[:2], "no attention maps:\nglobal average pooling")
+        pred = run.prediction
+        verdict = "reached" if run.success else "missed"
+        goal = "a wrong class" if run.config.target == "untargeted" else class_names[run.target]
+        rows.append([caption(adv, f"{name}: {class_names[pred.label]} {pred.probs.max():.0%}"),
+                     caption(delta, f"perturbation x{gain:.0f}"),
+                     caption(look, "attention (mean over glances)" if has_attention else "attention")])
+        notes.append(f"{name}: predicts {class_names[pred.label]} ({pred.probs.max():.0%}); the attack "
+                     f"{verdict} {goal} against {run.glances} glance{'s' if run.glances > 1 else ''}")
+    return _grid(rows), notes

@@ -14,7 +14,7 @@ import json
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Hashable, Iterator, Sequence, TypeVar
 
 import numpy as np
@@ -26,6 +26,7 @@ from model.inference import Prediction, predict
 from .files import FORMATS, export_metadata, render_exports
 from .frames import Display
 from .runs import AttackRun, attack_settings, attribution, run_attack
+from .studies import GLANCE_COUNTS, MAX_BATCH, BatchRow, GlanceGrid, ImageRace, batch_row, evaluate_grid, image_race
 
 __all__ = ["Lab", "Subject", "ResultCache", "AttackGate", "BusyError", "digest", "size_of"]
 
@@ -212,6 +213,79 @@ class Lab:
             with self.gate.slot():
                 return run_attack(s.model, s.image, s.label, s.glances, cfg, seed, progress)
         return self.results.get_or_compute(self.attack_key(s, cfg, seed), compute)
+
+    @staticmethod
+    def study_key(kind: str, s: Subject, cfg: AttackConfig, seed: int, counts: Sequence[int]) -> tuple[str, str]:
+        """The cache key of a glance grid or race: the subject (but not its glance count, which
+        the study sweeps), the attack settings and seed, the counts."""
+        return (kind, digest(s.model_key, s.image_key, s.label, s.box, attack_settings(cfg, seed, 0),
+                             [int(c) for c in counts]))
+
+    def cached_study(self, kind: str, s: Subject, cfg: AttackConfig, seed: int,
+                     counts: Sequence[int] = GLANCE_COUNTS) -> GlanceGrid | ImageRace | None:
+        """A glance grid or race already computed for these inputs, or None (nothing is run)."""
+        return self.results.get(self.study_key(kind, s, cfg, seed, counts))
+
+    def cached_batch(self, subjects: Sequence[Subject], cfg: AttackConfig, seed: int) -> list[BatchRow] | None:
+        """The batch table when every attack in it is cached (no attack is run), else None."""
+        runs = [self.cached_attack(s, cfg, seed) for s in subjects]
+        if not subjects or any(r is None for r in runs):
+            return None
+        return [batch_row(s.image_name, s.image, s.box, self.clean(s), r) for s, r in zip(subjects, runs)]
+
+    def defend(self, s: Subject, run: AttackRun, glances: int) -> Prediction:
+        """The adversarial image of ``run`` read by the model at ``glances`` (the defender's
+        count), without re-attacking: the attack keeps the count it was crafted against."""
+        if glances == run.glances:
+            return run.prediction
+        key = ("defend", digest(s.key, attack_settings(run.config, run.seed, run.glances)), int(glances))
+        return self.results.get_or_compute(key, lambda: predict(s.model, run.image, glances))
+
+    def compare(self, first: Subject, second: Subject, cfg: AttackConfig, seed: int,
+                progress: Callable[[float], None] | None = None) -> tuple[AttackRun, AttackRun]:
+        """The same attack (settings, seed, so the same target and random start) on two models
+        looking at the same image; each run is cached like any other attack."""
+        runs = []
+        for i, s in enumerate((first, second)):
+            part = None if progress is None else (lambda f, i=i: progress((i + f) / 2))
+            runs.append(self.attack(s, cfg, seed, part))
+        return runs[0], runs[1]
+
+    def glance_grid(self, s: Subject, cfg: AttackConfig, seed: int, counts: Sequence[int] = GLANCE_COUNTS,
+                    progress: Callable[[float], None] | None = None) -> GlanceGrid:
+        """Attacks crafted against each count in ``counts`` (cached: the page's own attack is one
+        of them), each read at every count in ``counts``."""
+        key = self.study_key("grid", s, cfg, seed, counts)
+
+        def compute() -> GlanceGrid:
+            runs = []
+            for i, n in enumerate(counts):
+                part = None if progress is None else (lambda f, i=i: progress((i + f) / len(counts)))
+                runs.append(self.attack(replace(s, glances=int(n)), cfg, seed, part))
+            return evaluate_grid(s.model, s.image, runs, s.label, counts)
+        return self.results.get_or_compute(key, compute)
+
+    def race(self, s: Subject, cfg: AttackConfig, seed: int, counts: Sequence[int] = GLANCE_COUNTS,
+             progress: Callable[[float], None] | None = None) -> ImageRace:
+        """The true class's probability along one attack per glance count (see ``image_race``)."""
+        key = self.study_key("race", s, cfg, seed, counts)
+
+        def compute() -> ImageRace:
+            with self.gate.slot():
+                return image_race(s.model, s.image, s.label, cfg, seed, counts, progress)
+        return self.results.get_or_compute(key, compute)
+
+    def batch(self, subjects: Sequence[Subject], cfg: AttackConfig, seed: int,
+              progress: Callable[[float], None] | None = None) -> list[BatchRow]:
+        """The attack on each subject (each cached like the page's own), one table row each."""
+        if not 1 <= len(subjects) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} images, got {len(subjects)}")
+        rows = []
+        for i, s in enumerate(subjects):
+            part = None if progress is None else (lambda f, i=i: progress((i + f) / len(subjects)))
+            run = self.attack(s, cfg, seed, part)
+            rows.append(batch_row(s.image_name, s.image, s.box, self.clean(s), run))
+        return rows
 
     def attributions(self, s: Subject, run: AttackRun | None, ig_steps: int = 32) -> dict[str, np.ndarray]:
         """Saliency and Integrated Gradients ((H, W) each) for the predicted class of the clean

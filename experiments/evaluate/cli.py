@@ -29,14 +29,14 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
+from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, store_metrics
 from model.data import ImageFolder
 from model.data.transforms import EvalTransform
 from model.distributed import is_main, setup_distributed
 from model.inference_form import inference_form
 
 from .measure import folder_robustness, robustness_grid, task_metrics
-from .report import grid_markdown, write_grid
+from .report import grid_markdown, race_record, write_grid
 
 __all__ = ["get_args_parser", "main", "cli"]
 
@@ -63,6 +63,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--eps", type=float, nargs="+", default=[8, 16], help="in /255 units")
     g.add_argument("--targets", nargs="+", default=["random", "untargeted"], choices=["random", "untargeted"])
     g.add_argument("--out", type=Path, default=Path("docs/results"))
+    g.add_argument("--write-metadata", action="store_true",
+                   help="store each checkpoint's rows in its metadata (metrics.race), for the app's race view")
     d = sub.add_parser("folder", help="accuracy under attack on an image folder (e.g. ImageNet val)")
     d.add_argument("--checkpoint", type=Path, required=True)
     d.add_argument("--root", type=Path, required=True, help="root/<class>/<image>, classes named as in the checkpoint")
@@ -114,6 +116,9 @@ def _run(args: argparse.Namespace) -> Any:
         if main_rank:
             write_grid(rows, args.out, command)
             print(grid_markdown(rows))
+            if args.write_metadata:
+                for path in paths:
+                    store_metrics(path, "race", race_record([r for r in rows if r["model"] == path.stem], command))
         return rows
     if args.mode == "folder":
         model, meta, _ = load_checkpoint(args.checkpoint, device)
@@ -134,9 +139,7 @@ def _run(args: argparse.Namespace) -> Any:
     if main_rank:
         _write_json(args.json, result)
         if args.write_metadata:
-            meta.setdefault("metrics", {})["test"] = result
-            meta.pop("config", None)
-            save_checkpoint(model, path, meta)
+            store_metrics(path, "test", result)
     return result
 
 

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from viz.figures import race_figure
 
-__all__ = ["grid_markdown", "write_grid"]
+__all__ = ["grid_markdown", "write_grid", "race_record"]
 
 
 def grid_markdown(rows: Sequence[dict[str, Any]]) -> str:
@@ -42,3 +42,11 @@ def write_grid(rows: Sequence[dict[str, Any]], out_dir: Path, command: str) -> N
     for t in dict.fromkeys(r["target"] for r in rows):
         for e in dict.fromkeys(r["eps_255"] for r in rows):
             race_figure(rows, e, t).write_html(out_dir / f"race_{t}_{e:g}.html", include_plotlyjs="cdn")
+
+
+def race_record(rows: Sequence[dict[str, Any]], command: str) -> dict[str, Any]:
+    """What a checkpoint stores of its own grid rows (``metrics.race``), so the app can draw its
+    race without recomputing it."""
+    keep = ("model", "glances", "target", "eps_255", "steps", "n", "acc", "attack_success",
+            "attention_on_item_clean", "attention_on_item_adv")
+    return {"command": command, "rows": [{k: r[k] for k in keep if k in r} for r in rows]}

@@ -1,0 +1,39 @@
+"""Store the rows of an existing robustness grid in the checkpoints it measured (metrics.race),
+without recomputing them: each checkpoint gets the rows whose ``model`` is its file stem.
+
+    python scripts/store_race.py docs/results/results.json docs/results_untargeted/results.json
+
+New grids do this themselves: ``python -m experiments.evaluate grid ... --write-metadata``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from experiments.evaluate.report import race_record  # noqa: E402
+from model.checkpoint import store_metrics  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("results", type=Path, nargs="+", help="results.json files written by experiments.evaluate grid")
+    p.add_argument("--folder", type=Path, default=ROOT / "assets", help="where the checkpoints are")
+    args = p.parse_args()
+    grids = [json.loads(path.read_text()) for path in args.results]
+    every = [r for g in grids for r in g["rows"]]
+    command = " ; ".join(g["command"] for g in grids)
+    for name in sorted({r["model"] for r in every}):
+        path = args.folder / f"{name}.safetensors"
+        rows = [r for r in every if r["model"] == name]
+        store_metrics(path, "race", race_record(rows, command))
+        print(f"{path}: {len(rows)} rows")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""The paper's experiments on the images in the page, as numbers: attacker glances against
+defender glances (the glance grid), the computational race for one image, a batch of attacks
+with their attention pull, and whether two models can be compared on one attack.
+
+Plain arrays and dataclasses; the cached, gated orchestration is ``viz.lab.Lab``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.attacks import AttackConfig, pgd
+from model.checks import check_image_array
+from model.inference import Prediction, model_device
+from model.metrics import mean_box_mass
+
+from .runs import AttackRun, drift_steps
+
+__all__ = ["GLANCE_COUNTS", "GlanceGrid", "evaluate_grid", "ImageRace", "image_race", "BatchRow", "batch_row",
+           "batch_csv", "incompatibility", "dataset_race", "MAX_RACE_POINTS", "MAX_BATCH"]
+
+GLANCE_COUNTS = (1, 2, 4, 8, 16)  # the paper's unroll lengths
+MAX_RACE_POINTS = 26  # attack steps drawn per line of the per-image race
+MAX_BATCH = 24  # images in one batch view (the gallery has 10)
+
+
+def _tensor(images: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
+    for image in images:
+        check_image_array(image)
+    return torch.from_numpy(np.ascontiguousarray(np.stack(images), dtype=np.float32)).permute(0, 3, 1, 2).to(device)
+
+
+@dataclass(frozen=True)
+class GlanceGrid:
+    """Adversarial images crafted against each count in ``crafted``, each read at each count in
+    ``evaluated`` without re-attacking. ``true_probs`` (C, E) is the true class's probability,
+    ``predicted`` (C, E) the class predicted, ``clean_probs`` (E,) the clean image's true-class
+    probability at each evaluated count, ``targets`` (C,) the class each attack aimed at."""
+
+    crafted: tuple[int, ...]
+    evaluated: tuple[int, ...]
+    label: int
+    true_probs: np.ndarray
+    predicted: np.ndarray
+    clean_probs: np.ndarray
+    targets: tuple[int, ...]
+
+    @property
+    def recovered(self) -> np.ndarray:
+        """(C, E) bool: the defender at that count predicts the true class again."""
+        return self.predicted == self.label
+
+
+@torch.no_grad()
+def evaluate_grid(model: nn.Module, image: np.ndarray, runs: Sequence[AttackRun], label: int,
+                  evaluated: Sequence[int] = GLANCE_COUNTS) -> GlanceGrid:
+    """Read the clean image and every run's adversarial image at every count in ``evaluated``:
+    one unroll to the largest count serves them all (glance t never sees later ones)."""
+    counts = tuple(int(g) for g in evaluated)
+    longest = model.glances_for(max(counts))
+    out = model(_tensor([image] + [r.image for r in runs], model_device(model)), glances=longest)
+    probs = out.step_logits.softmax(-1).cpu().numpy()  # (1 + C, N, classes)
+    steps = [model.glances_for(g) - 1 for g in counts]  # a model without glances answers once
+    at = probs[:, steps]  # (1 + C, E, classes)
+    return GlanceGrid(tuple(r.glances for r in runs), counts, int(label), at[1:, :, label], at[1:].argmax(-1),
+                      at[0, :, label], tuple(r.target for r in runs))
+
+
+@dataclass(frozen=True)
+class ImageRace:
+    """The computational race for one image: for each glance count an attack aimed at that
+    count, and the true class's probability ``true_probs`` (G, S) after each of ``steps`` attack
+    steps, read at the same count; ``predicted`` (G, S) the class."""
+
+    glances: tuple[int, ...]
+    steps: tuple[int, ...]
+    label: int
+    true_probs: np.ndarray
+    predicted: np.ndarray
+
+
+@torch.no_grad()
+def _read(model: nn.Module, images: torch.Tensor, glances: int) -> np.ndarray:
+    return model(images, glances=glances).logits.softmax(-1).cpu().numpy()
+
+
+def image_race(model: nn.Module, image: np.ndarray, label: int, cfg: AttackConfig, seed: int = 0,
+               glances: Sequence[int] = GLANCE_COUNTS,
+               progress: Callable[[float], None] | None = None) -> ImageRace:
+    """One PGD run of ``cfg.steps`` steps per glance count (no early stop: the curve goes on
+    after success), its iterates read at that count. Every line starts from the same random
+    start and aims at the same target (same seed)."""
+    counts = tuple(sorted({model.glances_for(int(g)) for g in glances}))
+    run_cfg = replace(cfg, early_stop=False, restarts=1)
+    points = drift_steps(cfg.steps, MAX_RACE_POINTS)
+    device = model_device(model)
+    x = _tensor([image], device)
+    y = torch.tensor([int(label)], device=device)
+    true_probs, predicted = [], []
+    for i, g in enumerate(counts):
+        callback = None if progress is None else (
+            lambda done, total, i=i: progress((i + done / max(total, 1)) / len(counts)))
+        result = pgd(model, x, y, run_cfg, glances=g, seed=seed, trace_steps=points, callback=callback)
+        iterates = torch.cat([result.trace[(0, s)] for s in points]).to(device)
+        probs = _read(model, iterates, g)  # (S, classes)
+        true_probs.append(probs[:, label])
+        predicted.append(probs.argmax(-1))
+    return ImageRace(counts, tuple(points), int(label), np.stack(true_probs), np.stack(predicted))
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """One image of a batch view: its name, the label attacked, the class aimed at, whether
+    the attack reached it, the clean and adversarial predictions, and the glance- and
+    head-averaged attention mass in the object's box before and after (None without a box)."""
+
+    name: str
+    label: int
+    target: int
+    success: bool
+    clean_class: int
+    adversarial_class: int
+    mass_clean: float | None
+    mass_adversarial: float | None
+
+
+def _mass(prediction: Prediction, box: tuple[int, int, int, int] | None, size: tuple[int, int]) -> float | None:
+    if box is None:
+        return None
+    return float(mean_box_mass(prediction.attention[None], np.asarray([box]), size)[0])
+
+
+def batch_row(name: str, image: np.ndarray, box: tuple[int, int, int, int] | None, clean: Prediction,
+              run: AttackRun) -> BatchRow:
+    """The table row of one attacked image."""
+    size = image.shape[:2]
+    return BatchRow(name, run.label, run.target, run.success, clean.label, run.prediction.label,
+                    _mass(clean, box, size), _mass(run.prediction, box, size))
+
+
+def batch_csv(rows: Sequence[BatchRow], class_names: Sequence[str]) -> bytes:
+    """The batch table as CSV (UTF-8), class names spelled out, masses to 4 decimals."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["image", "label", "target", "success", "clean_prediction", "adversarial_prediction",
+                     "mass_in_box_clean", "mass_in_box_adversarial"])
+    for r in rows:
+        writer.writerow([r.name, class_names[r.label], class_names[r.target], int(r.success),
+                         class_names[r.clean_class], class_names[r.adversarial_class],
+                         "" if r.mass_clean is None else f"{r.mass_clean:.4f}",
+                         "" if r.mass_adversarial is None else f"{r.mass_adversarial:.4f}"])
+    return buf.getvalue().encode("utf-8")
+
+
+def incompatibility(first: nn.Module, second: nn.Module) -> str | None:
+    """Why two models cannot be attacked with one setting and compared, or None when they can:
+    the same class names in the same order and the same input size."""
+    a, b = first.metadata, second.metadata  # type: ignore[union-attr]
+    if list(a["class_names"]) != list(b["class_names"]):
+        return (f"the two models know different classes ({len(a['class_names'])} and {len(b['class_names'])}, "
+                "or in another order): one attack cannot aim both at the same class")
+    if first.config.image_size != second.config.image_size:
+        return (f"the models take different input sizes ({first.config.image_size} and "
+                f"{second.config.image_size} px): one image cannot be attacked for both")
+    return None
+
+
+def dataset_race(metadata: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The robustness-grid rows stored in a checkpoint's metadata (``metrics.race.rows``: model,
+    glances, target, eps_255, steps, acc), or None when it has none."""
+    race = (metadata.get("metrics") or {}).get("race") if isinstance(metadata.get("metrics"), dict) else None
+    rows = race.get("rows") if isinstance(race, dict) else None
+    needed = {"model", "glances", "target", "eps_255", "steps", "acc"}
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and needed <= set(r) for r in rows):
+        return None
+    return rows
