@@ -705,10 +705,11 @@ def main() -> None:
         if cfg.target == "class" and cfg.target_class == label:
             attack.slot.warning("The chosen target class is the class being attacked; choose another one.")
         elif attack.slot.button("Run attack", type="primary", key="run_attack", disabled=run is not None,
-                                help="Results are kept: moving back to settings already run shows them at once.") \
-                or (wanted and run is None):
+                                help="Results are kept: moving back to settings already run shows them at once."):
             if guarded("Attacking", lambda p: lab().attack(attacker, cfg, seed, progress=p)) is not None:
                 st.rerun()  # redraw the sidebar with the result cached (the button greys out)
+        elif wanted and run is None:  # no rerun: the link's messages above stay on the page
+            run = guarded("Attacking", lambda p: lab().attack(attacker, cfg, seed, progress=p))
     shown = None if run is None else replace(run, prediction=lab().defend(attacker, run, glances))
 
     left, right = st.columns([3, 1])

@@ -130,3 +130,31 @@ def test_upload_attack_play_and_download(server, page, tmp_path):
     assert (tmp_path / "app.png").stat().st_size > 10_000
     if os.environ.get("S3TA_SCREENSHOT"):  # keep a copy to look at
         shutil.copy(tmp_path / "app.png", os.environ["S3TA_SCREENSHOT"])
+
+
+def test_a_shared_link_shows_the_same_attack(server, page):
+    """Run an attack, take the address bar as a colleague would, open it in another tab: the same
+    model, image, settings, prediction and attack outcome."""
+    page.goto(server + "/?sample=test_0006.png&seed=7&eps=24")
+    page.get_by_text("S3TA Lab", exact=True).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    page.get_by_role("button", name="Run attack").click()
+    wait_idle(page)
+    page.get_by_text("Adversarial:").first.wait_for(timeout=60_000)
+
+    def seen(p) -> tuple[str, str]:
+        main = p.locator("[data-testid=stMain]")
+        adversarial = main.locator("[data-testid=stMarkdownContainer]").filter(has_text="Adversarial:").first
+        outcome = main.locator("[data-testid=stCaptionContainer]").filter(has_text="The attack ").first
+        return adversarial.inner_text(), outcome.inner_text().split(" in ")[0]  # the time may differ
+
+    first = seen(page)
+    page.wait_for_function("() => window.location.search.includes('attack=1')", timeout=30_000)
+    link = page.url
+    assert "sample=test_0006.png" in link and "seed=7" in link and "eps=24" in link
+    other = page.context.new_page()
+    other.goto(link)
+    other.get_by_text("Adversarial:").first.wait_for(timeout=60_000)
+    wait_idle(other)
+    assert seen(other) == first
+    other.close()

@@ -1,0 +1,231 @@
+"""The paper's experiments in the page, driven with AppTest: two models on one attack, attacker
+against defender glances, the race, the batch view, and shareable links. Every number shown is
+checked against a direct call of the public API on the same inputs."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from model import AttackConfig, ModelConfig, build_model, save_checkpoint
+from model.checkpoint import DEFAULT_CHECKPOINT
+from model.inference import predict
+from viz.catalog import open_checkpoint
+from viz.images import load_samples
+from viz.runs import run_attack
+from viz.studies import GLANCE_COUNTS, image_race
+
+from .conftest import APP, figure, open_tab
+from .conftest import run_attack as click_attack
+
+CFG = AttackConfig(eps=32 / 255, steps=20)  # the page's default attack
+
+
+@pytest.fixture(scope="module")
+def form():
+    return open_checkpoint(DEFAULT_CHECKPOINT)
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return open_checkpoint(DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors")
+
+
+def page(**params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def shown_adversarial(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**Adversarial: "))[len("**Adversarial: "):-2]
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """The bytes handed to each download button, by key (AppTest keeps only a URL)."""
+    from streamlit.delta_generator import DeltaGenerator
+    seen: dict[str, bytes] = {}
+    real = DeltaGenerator.download_button
+
+    def record(self, label, data, *args, **kwargs):
+        seen[kwargs.get("key")] = data
+        return real(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", record)
+    monkeypatch.setattr(st, "download_button", lambda *a, **k: record(st._main, *a, **k))
+    return seen
+
+
+def test_compare_two_models_on_the_same_attack(form, baseline, downloads):
+    sample = load_samples()[3]
+    at = page(sample=sample.name, seed="3", tab="Compare models")
+    assert at.selectbox(key="compare_model").value.startswith("baseline_default")
+    at.button(key="run_compare").click().run()
+    assert not at.exception, at.exception
+    names = form.metadata["class_names"]
+    alone = [run_attack(m, sample.image, sample.label, 4, CFG, seed=3) for m in (form, baseline)]
+    assert alone[0].target == alone[1].target  # one attack: the same target for both
+    spec = figure(at, "compare_chart")
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    for title, run, stem in zip(titles, alone, ("s3ta_default", "baseline_default")):
+        assert title.startswith(f"{stem}: {names[run.prediction.label]} ({run.prediction.probs.max():.0%})")
+        assert ("reached" if run.success else "missed") in title
+    assert "(no attention)" in titles[1] and "(no attention)" not in titles[0]
+    sheet = np.asarray(Image.open(io.BytesIO(downloads["compare_png"])))
+    assert sheet.shape == (2 * (288 + 18) + 4, 3 * 288 + 2 * 4, 3)  # a row of three captioned panels per model
+    assert b"Plotly.newPlot" in downloads["compare_html"]
+
+
+def test_a_second_model_with_other_classes_is_refused(tmp_path, monkeypatch):
+    other = build_model(ModelConfig(num_classes=3, backbone_widths=(4, 8, 8), key_channels=4, value_channels=4,
+                                    lstm_size=8, query_hidden=8, head_hidden=8, heads=1))
+    save_checkpoint(other, tmp_path / "three_classes.safetensors", {"class_names": ["a", "b", "c"]})
+    monkeypatch.setenv("S3TA_MODELS_DIR", str(tmp_path))
+    st.cache_data.clear()  # the catalogue is cached for 30 s
+    try:
+        at = page(tab="Compare models")
+        label = next(o for o in at.selectbox(key="compare_model").options if o.startswith("three_classes"))
+        at.selectbox(key="compare_model").set_value(label).run()
+        assert not at.exception, at.exception
+        assert any("cannot be compared" in e.value and "different classes" in e.value for e in at.error)
+        assert figure(at, "glances_chart")["frames"]  # the rest of the page still works
+    finally:
+        st.cache_data.clear()
+
+
+def test_the_defender_reads_the_attack_at_another_count_without_reattacking(form):
+    sample = load_samples()[1]
+    at = page(sample=sample.name, seed="11", attack_glances="2", glances="2")
+    click_attack(at)
+    at.sidebar.slider(key="glances").set_value(8).run()
+    assert not at.exception, at.exception
+    adv = run_attack(form, sample.image, sample.label, 2, CFG, seed=11)
+    read = predict(form, adv.image, 8)
+    names = form.metadata["class_names"]
+    assert shown_adversarial(at) == names[read.label]
+    probs = [p.value for p in at.get("progress")][5:]
+    assert abs(max(probs) / 100 - read.probs.max()) <= 0.01
+    assert any(c.value.startswith("Crafted against 2 glances, read here at 8") for c in at.caption)
+    assert len(figure(at, "glances_chart")["frames"]) == 8
+
+
+def test_glance_grid_equals_direct_attacks_read_at_each_count(form):
+    sample = load_samples()[0]
+    at = page(sample=sample.name, seed="4", tab="Glance grid")
+    at.button(key="run_grid").click().run()
+    assert not at.exception, at.exception
+    z = np.array(figure(at, "grid_chart")["data"][0]["z"])
+    assert z.shape == (1 + len(GLANCE_COUNTS), len(GLANCE_COUNTS))
+    for i, n in enumerate(GLANCE_COUNTS):
+        adv = run_attack(form, sample.image, sample.label, n, CFG, seed=4)
+        for j, m in enumerate(GLANCE_COUNTS):
+            assert z[1 + i, j] == pytest.approx(predict(form, adv.image, m).probs[sample.label], abs=1e-5)
+    for j, m in enumerate(GLANCE_COUNTS):
+        assert z[0, j] == pytest.approx(predict(form, sample.image, m).probs[sample.label], abs=1e-5)
+
+
+def test_race_from_metadata_and_on_this_image(form):
+    sample = load_samples()[2]
+    at = page(sample=sample.name, steps="10", tab="Race")
+    spec = figure(at, "race_dataset_chart")
+    rows = [r for r in form.metadata["metrics"]["race"]["rows"] if r["target"] == "random" and r["eps_255"] == 8]
+    for trace in spec["data"]:
+        g = int(trace["name"].split(", ")[1].split()[0])
+        assert trace["y"] == [r["acc"] for r in sorted(rows, key=lambda r: r["steps"]) if r["glances"] == g]
+    at.button(key="run_race").click().run()
+    assert not at.exception, at.exception
+    lines = figure(at, "race_image_chart")["data"]
+    direct = image_race(form, sample.image, sample.label, AttackConfig(eps=32 / 255, steps=10), seed=0)
+    assert [line["name"] for line in lines] == [f"{g} glance{'s' if g > 1 else ''}" for g in direct.glances]
+    for line, probs in zip(lines, direct.true_probs):
+        np.testing.assert_allclose(line["y"], probs, atol=1e-6)
+        assert line["x"] == list(direct.steps)
+
+
+def test_batch_of_the_gallery_with_csv(form, downloads):
+    at = page(tab="Batch", steps="5")
+    at.button(key="run_batch").click().run()
+    assert not at.exception, at.exception
+    cfg = AttackConfig(eps=32 / 255, steps=5)
+    samples = load_samples()
+    direct = [run_attack(form, s.image, s.label, 4, cfg, seed=0) for s in samples]
+    metric = next(m for m in at.metric if m.label == "Attacks that reached their goal")
+    assert metric.value == f"{sum(r.success for r in direct)} of {len(samples)}"
+    table = list(csv.DictReader(io.StringIO(downloads["batch_csv"].decode())))
+    names = form.metadata["class_names"]
+    assert [r["image"] for r in table] == [s.name for s in samples]
+    assert [r["adversarial_prediction"] for r in table] == [names[r.prediction.label] for r in direct]
+    assert all(0 <= float(r["mass_in_box_clean"]) <= 1 for r in table)
+
+
+def test_a_link_reproduces_the_page_and_its_attack(form):
+    sample = load_samples()[5]
+    at = page(sample=sample.name, glances="6", attack_glances="6", eps="16", steps="15", seed="21",
+              target="class", target_class="Bag", head="1", cmap="viridis", tab="Perturbation", attack="1")
+    assert at.session_state["sample"].endswith(f"({sample.name})")
+    assert at.sidebar.slider(key="glances").value == 6 and at.sidebar.slider(key="eps").value == 16
+    assert at.sidebar.radio(key="head").value == "1" and at.sidebar.selectbox(key="cmap").value == "viridis"
+    names = form.metadata["class_names"]
+    cfg = AttackConfig(eps=16 / 255, steps=15, target="class", target_class=names.index("Bag"))
+    adv = run_attack(form, sample.image, sample.label, 6, cfg, seed=21)  # run again from the seed
+    assert shown_adversarial(at) == names[adv.prediction.label]
+    assert any(m.label == "L-inf" for m in at.metric)  # the linked tab is open, with the attack
+    params = dict(at.query_params)
+    assert params["sample"] == sample.name and params["attack"] == "1" and params["target_class"] == "Bag"
+
+
+def test_a_link_with_bad_values_opens_a_working_page():
+    at = page(model="../../etc/passwd", sample="nope.png", glances="1e9", eps="-3", steps="abc", seed="1.5",
+              head="7", alpha="inf", tab="<script>", target="everything", early_stop="maybe", attack="1",
+              compare="x" * 500)
+    warnings = " ".join(w.value for w in at.warning)
+    for key in ("model", "sample", "glances", "eps", "steps", "seed", "head", "alpha", "tab", "target", "early_stop"):
+        assert f"'{key}=" in warnings, key
+    assert "'compare' in the link is 500 characters long" in warnings
+    assert at.sidebar.slider(key="glances").value == 4 and at.sidebar.slider(key="steps").value == 20
+    assert figure(at, "glances_chart")["frames"]
+    assert any(m.value.startswith("**Adversarial: ") for m in at.markdown)  # attack=1 was valid: it ran
+    params = dict(at.query_params)
+    assert params["model"] == "s3ta_default" and params["glances"] == "4"  # the URL now says what is shown
+    open_tab(at, "Gallery")
+
+
+def test_link_decoding_rules():
+    from viz.links import Field, decode, encode
+    fields = [Field("n", "int", 1, 5), Field("x", "float", 0, 1), Field("c", "choice", choices=("a", "b")),
+              Field("b", "bool")]
+    values, problems = decode({"n": ["3", "9"], "x": "0.25", "c": "b", "b": "1", "other": "?"}, fields)
+    assert values == {"n": 3, "x": 0.25, "c": "b", "b": True} and problems == []
+    values, problems = decode({"n": "2.5", "x": "nan", "c": "A", "b": "yes"}, fields)
+    assert values == {} and len(problems) == 4
+    assert "a whole number from 1 to 5" in problems[0]
+    assert encode({"n": 3, "x": 0.25, "b": False, "none": None}) == {"n": "3", "x": "0.25", "b": "0"}
+    with pytest.raises(ValueError, match="kind"):
+        Field("k", "list")
+
+
+def test_grid_and_race_need_glances(baseline):
+    at = page(model="baseline_default", tab="Glance grid")
+    assert any("no glances" in i.value for i in at.info)
+    open_tab(at, "Race")
+    assert any("no glances" in c.value for c in at.caption)
+
+
+def test_studies_reject_bad_batches(form):
+    from viz.lab import Lab, Subject
+    with pytest.raises(ValueError, match="batch holds 1 to"):
+        Lab().batch([], CFG, 0)
+    s = load_samples()[0]
+    subject = Subject(form, "k", s.image, "i", s.name, s.label, s.box, 4)
+    with pytest.raises(ValueError, match="batch holds 1 to"):
+        Lab().batch([subject] * 25, CFG, 0)
