@@ -509,9 +509,9 @@ def compare_section(choice: ModelChoice, subject: Subject, cfg: AttackConfig, se
         if not st.button(f"Run the attack on both models ({cfg.steps} steps each)", key="run_compare"):
             st.caption("The attack in the sidebar, on the model in use and on the one chosen here.")
             return
-        runs = guarded("Attacking both models", lambda p: lab().compare(subject, other_subject, cfg, seed, p))
-        if runs is None:
-            return
+        if guarded("Attacking both models", lambda p: lab().compare(subject, other_subject, cfg, seed, p)):
+            st.rerun()  # draw the page again from the cache: the main view shows the attack too
+        return
     names = subject.class_names
     rows = [(Path(choice.name).stem, subject.model.has_attention, runs[0]),
             (Path(second.name).stem, other.has_attention, runs[1])]
@@ -538,9 +538,9 @@ def grid_section(subject: Subject, cfg: AttackConfig, seed: int) -> None:
             st.caption("Attacks crafted against each glance count, each read at every count without "
                        "re-attacking: does thinking longer recover the true class?")
             return
-        grid = guarded("Attacking at each glance count", lambda p: lab().glance_grid(subject, cfg, seed, progress=p))
-        if grid is None:
-            return
+        if guarded("Attacking at each glance count", lambda p: lab().glance_grid(subject, cfg, seed, progress=p)):
+            st.rerun()  # the button goes; the page's own attack (one of the five) shows too
+        return
     st.plotly_chart(grid_figure(grid, subject.class_names), key="grid_chart")
     names = subject.class_names
     st.caption("Rows: the count the attack was crafted against (its target: "
@@ -570,9 +570,9 @@ def race_section(choice: ModelChoice, subject: Subject, cfg: AttackConfig, seed:
         if not st.button(f"Run the race on this image ({len(GLANCE_COUNTS)} attacks of {cfg.steps} steps)",
                          key="run_race"):
             return
-        race = guarded("Racing", lambda p: lab().race(subject, cfg, seed, progress=p))
-        if race is None:
-            return
+        if guarded("Racing", lambda p: lab().race(subject, cfg, seed, progress=p)):
+            st.rerun()
+        return
     st.plotly_chart(image_race_figure(race, subject.class_names), key="race_image_chart")
 
 
@@ -618,9 +618,9 @@ def batch_section(choice: ModelChoice, cfg: AttackConfig, seed: int, glances: in
         if not st.button(f"Attack all {len(subjects)} images", key="run_batch"):
             st.caption("Each attack is cached like the page's own: picking an image afterwards shows it at once.")
             return
-        rows = guarded(f"Attacking {len(subjects)} images", lambda p: lab().batch(subjects, cfg, seed, p))
-        if rows is None:
-            return
+        if guarded(f"Attacking {len(subjects)} images", lambda p: lab().batch(subjects, cfg, seed, p)):
+            st.rerun()
+        return
     runs = [lab().cached_attack(s, cfg, seed) for s in subjects]
     table = {"clean": [thumbnail(s.image) for s in subjects],
              "adversarial": [thumbnail(r.image) if r is not None else None for r in runs],

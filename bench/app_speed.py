@@ -6,6 +6,9 @@ Two views, both measured in one run:
   rerun), a display-only move (heads), and the GIF export (frames + encoding) on its own;
 - in a real browser (Chromium + Playwright against `streamlit run app.py`): from picking a sample
   to the new animation drawn, and from pressing Run attack to the adversarial panel drawn;
+- the experiment views (a new seed each repeat, nothing cached): the defender's glance count moved
+  on an existing attack, the 5x5 glance grid, the gallery batch (server), and compare mode from
+  its button to both panels drawn (Chromium);
 - PGD-100 on one image (no early stop), Run attack -> panel drawn, with the app on the eager
   model (``S3TA_INFERENCE_FORM=0``, before) and on the inference form (after), server and browser.
 
@@ -16,17 +19,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.browser import IDLE, launch, serve  # noqa: E402
 from bench.report import emit  # noqa: E402
 
 
@@ -68,6 +69,54 @@ def server_times(repeats: int) -> dict[str, list[float]]:
     return out
 
 
+def server_experiment_times(repeats: int) -> dict[str, list[float]]:
+    """The experiment views on the server, a new seed each repeat so nothing is cached: moving the
+    defender's glances on an existing attack, the 5x5 glance grid, the batch of the gallery."""
+    from streamlit.testing.v1 import AppTest
+
+    out: dict[str, list[float]] = {k: [] for k in ("defend", "grid", "batch")}
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    for r in range(repeats):
+        at.sidebar.number_input(key="seed").set_value(100 + r).run()
+        at.session_state["section"] = "Probabilities"
+        at.sidebar.button(key="run_attack").click().run()
+        out["defend"].append(timed(lambda: at.sidebar.slider(key="glances").set_value(8 + r).run()))
+        at.session_state["section"] = "Glance grid"
+        at.run()
+        out["grid"].append(timed(lambda: at.button(key="run_grid").click().run()))
+        at.session_state["section"] = "Batch"
+        at.run()
+        out["batch"].append(timed(lambda: at.button(key="run_batch").click().run()))
+        assert not at.exception, at.exception
+        at.sidebar.slider(key="glances").set_value(4).run()
+    return out
+
+
+def browser_compare_times(repeats: int) -> list[float]:
+    """Compare tab: pressing "Run the attack on both models" (PGD-20) -> both panels drawn."""
+    from playwright.sync_api import sync_playwright
+
+    with serve() as url, sync_playwright() as p:
+        ctx = launch(p)
+        page = ctx.new_page()
+        times = []
+        drawn = ("() => [...document.querySelectorAll('.js-plotly-plot')].some(d => d._fullLayout &&"
+                 " String(d._fullLayout.title && d._fullLayout.title.text).includes('The same attack')"
+                 " && d.querySelectorAll('image').length >= 2)")
+        for r in range(repeats):
+            page.goto(f"{url}/?seed={200 + r}&tab=Compare%20models")
+            page.get_by_role("button", name="Run the attack on both models").wait_for(timeout=60_000)
+            page.wait_for_selector(IDLE)
+            t = time.perf_counter()
+            page.get_by_role("button", name="Run the attack on both models").click()
+            page.wait_for_function(drawn, timeout=60_000)
+            times.append(time.perf_counter() - t)
+            page.wait_for_selector(IDLE)
+        ctx.close()
+    return times
+
+
 def server_pgd100(repeats: int, inference_form: bool) -> list[float]:
     """Run attack -> page script done for PGD-100 without early stop, a new sample each time."""
     from streamlit.testing.v1 import AppTest
@@ -94,70 +143,44 @@ def browser_times(repeats: int, inference_form: bool = True, steps: int | None =
     ``steps`` the attack is PGD-``steps`` without early stop."""
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "S3TA_INFERENCE_FORM": "1" if inference_form else "0"})
-    url = f"http://127.0.0.1:{port}"
     from viz.images import load_samples
 
     options = [f"{s.class_name} ({s.name})" for s in load_samples()]
     out: dict[str, list[float]] = {"pick (browser)": [], "attack (browser)": []}
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        with sync_playwright() as p:
-            ctx = p.chromium.launch_persistent_context(
-                f"/tmp/s3ta-bench-{os.getpid()}", executable_path="/usr/bin/chromium", headless=True,
-                viewport={"width": 1400, "height": 1000},
-                args=["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage",
-                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                      "--no-first-run"])
-            page = ctx.new_page()
-            page.goto(url)
-            page.wait_for_selector(".js-plotly-plot .layer-above image, .js-plotly-plot image", timeout=60_000)
-            first_image = ("() => { const i = document.querySelector('.js-plotly-plot image');"
-                           " return i ? i.getAttribute('href') : null; }")
-            idle = "[data-testid=stApp][data-test-script-state=notRunning]"
-            if steps is not None:
-                slider = page.locator('input[type=range][aria-label="Steps"]')
-                slider.focus()
-                for _ in range(steps - 20):  # from the default 20, one step per key
-                    slider.press("ArrowRight")
-                page.wait_for_selector(idle)
-                page.get_by_text("Stop once it succeeds").click()
-                page.wait_for_selector(idle)
-                page.wait_for_function(f"() => document.querySelector('[data-testid=stSidebar]')"
-                                       f".innerText.includes('{steps}')", timeout=30_000)
-            for r in range(repeats):
-                before = page.evaluate(first_image)
-                box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").nth(1)
-                box.click()
-                page.keyboard.type(options[r + 1])
-                t = time.perf_counter()
-                page.keyboard.press("Enter")
-                page.wait_for_function(f"() => ({first_image})() && ({first_image})() !== {before!r}",
-                                       timeout=30_000)
-                out["pick (browser)"].append(time.perf_counter() - t)
-                page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
-                n_images = "() => document.querySelectorAll('.js-plotly-plot')[0].querySelectorAll('image').length"
-                t = time.perf_counter()
-                page.get_by_role("button", name="Run attack").click()
-                page.wait_for_function(f"() => ({n_images})() >= 2", timeout=30_000)
-                out["attack (browser)"].append(time.perf_counter() - t)
-                page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
-            ctx.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with serve(inference_form) as url, sync_playwright() as p:
+        ctx = launch(p)
+        page = ctx.new_page()
+        page.goto(url)
+        page.wait_for_selector(".js-plotly-plot .layer-above image, .js-plotly-plot image", timeout=60_000)
+        first_image = ("() => { const i = document.querySelector('.js-plotly-plot image');"
+                       " return i ? i.getAttribute('href') : null; }")
+        if steps is not None:
+            slider = page.locator('input[type=range][aria-label="Steps"]')
+            slider.focus()
+            for _ in range(steps - 20):  # from the default 20, one step per key
+                slider.press("ArrowRight")
+            page.wait_for_selector(IDLE)
+            page.get_by_text("Stop once it succeeds").click()
+            page.wait_for_selector(IDLE)
+            page.wait_for_function(f"() => document.querySelector('[data-testid=stSidebar]')"
+                                   f".innerText.includes('{steps}')", timeout=30_000)
+        for r in range(repeats):
+            before = page.evaluate(first_image)
+            box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").nth(1)
+            box.click()
+            page.keyboard.type(options[r + 1])
+            t = time.perf_counter()
+            page.keyboard.press("Enter")
+            page.wait_for_function(f"() => ({first_image})() && ({first_image})() !== {before!r}", timeout=30_000)
+            out["pick (browser)"].append(time.perf_counter() - t)
+            page.wait_for_selector(IDLE)
+            n_images = "() => document.querySelectorAll('.js-plotly-plot')[0].querySelectorAll('image').length"
+            t = time.perf_counter()
+            page.get_by_role("button", name="Run attack").click()
+            page.wait_for_function(f"() => ({n_images})() >= 2", timeout=30_000)
+            out["attack (browser)"].append(time.perf_counter() - t)
+            page.wait_for_selector(IDLE)
+        ctx.close()
     return out
 
 
@@ -168,16 +191,22 @@ def main() -> None:
     ap.add_argument("--md", default=None)
     args = ap.parse_args()
     times = server_times(args.repeats)
+    times.update(server_experiment_times(args.repeats))
     if not args.no_browser:
         times.update(browser_times(args.repeats))
+        times["compare (browser)"] = browser_compare_times(args.repeats)
     names = {"pick": "sample picked -> page script done (nothing cached)",
              "attack": "Run attack (PGD-20 at the default 32/255, 4 glances) -> page done",
              "display": "display-only move (head) -> page done",
              "gif": "GIF export (16 glances, clean + adversarial frames)",
              "pick (browser)": "sample picked -> new animation drawn in Chromium",
-             "attack (browser)": "Run attack -> adversarial panel drawn in Chromium"}
+             "attack (browser)": "Run attack -> adversarial panel drawn in Chromium",
+             "defend": "defender's glances moved on an existing attack -> page done (no attack rerun)",
+             "grid": "5x5 glance grid for one image (5 PGD-20 attacks) -> page done",
+             "batch": "batch of the 10 gallery samples at PGD-20 -> page done",
+             "compare (browser)": "compare mode (PGD-20 on both models) -> both panels drawn in Chromium"}
     goal_of = {"pick": 1.0, "pick (browser)": 1.0, "attack": 1.5, "attack (browser)": 1.5,
-               "gif": 0.5, "display": 0.15}
+               "gif": 0.5, "display": 0.15, "defend": 0.3, "grid": 15, "batch": 10, "compare (browser)": 2.5}
     lines = ["| measurement | median s | min | max | goal |", "|---|---:|---:|---:|---:|"]
     for key, values in times.items():
         lines.append(f"| {names[key]} | {statistics.median(values):.3f} | {min(values):.3f} | "

@@ -41,6 +41,19 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
     assert losses[-1] < 0.5 * losses[0]
 
 
+def test_last_glance_loss_ignores_earlier_glances():
+    torch.manual_seed(0)
+    logits = torch.randn(4, 3, 5, requires_grad=True)  # (B, N, C)
+    y = torch.tensor([0, 1, 2, 3])
+    last = glance_loss(logits, y, "last")
+    assert torch.allclose(last, torch.nn.functional.cross_entropy(logits[:, -1], y))
+    last.backward()
+    assert logits.grad[:, :-1].abs().sum() == 0 and logits.grad[:, -1].abs().sum() > 0
+    every = glance_loss(logits, y)  # the default: the mean over glances
+    assert torch.allclose(every, torch.stack([torch.nn.functional.cross_entropy(logits[:, t], y)
+                                              for t in range(3)]).mean())
+
+
 def test_adversarial_batch_keeps_the_ball_and_leaves_the_trained_model_alone():
     model = build_model(ModelConfig(backbone_widths=(8, 16, 32))).train()
     x, y, _ = make_batch("train", range(8))

@@ -136,3 +136,27 @@ def test_lab_caches_attributions_and_renders_exports(model):
     assert set(files) == {"gif", "npz"}
     with pytest.raises(ValueError, match="formats"):
         lab.exports(s, run, Display(), {}, formats=("mp4",))
+
+
+def test_a_batch_left_midway_caches_nothing_half_done(model):
+    """Streamlit stops a page by raising out of its progress update when a control moves; the
+    batch must then leave no table behind, and a later request completes from what was done."""
+    lab = Lab()
+    subjects = [subject(model, s) for s in load_samples()[:4]]
+    cfg = AttackConfig(eps=16 / 255, steps=3)
+
+    class Left(Exception):
+        pass
+
+    def leave_at_half(fraction: float) -> None:
+        if fraction >= 0.5:
+            raise Left
+
+    with pytest.raises(Left):
+        lab.batch(subjects, cfg, seed=0, progress=leave_at_half)
+    assert lab.cached_batch(subjects, cfg, seed=0) is None  # no table for these settings
+    done = sum(lab.cached_attack(s, cfg, 0) is not None for s in subjects)
+    assert 1 <= done < len(subjects)  # the finished attacks stay cached, the rest are not
+    rows = lab.batch(subjects, cfg, seed=0)
+    assert [r.name for r in rows] == [s.image_name for s in subjects]
+    assert lab.cached_batch(subjects, cfg, seed=0) == rows

@@ -2,6 +2,8 @@
 
 - ``images``: images in (uploads decoded, the sample gallery);
 - ``runs``: model runs for display (an attack with its drift, attributions, readouts);
+- ``studies``: the paper's experiments as numbers (glance grid, per-image race, batch rows);
+- ``links``: the page's settings as checked URL query parameters (shareable views);
 - ``frames``: arrays to draw (overlays, glance frames, panels);
 - ``figures``: plotly figures (animations, probability curves, the race);
 - ``files``: export files as bytes (GIF, WebM, PNG, HTML, NPZ); ``export`` is their CLI;

@@ -60,6 +60,7 @@ class TrainConfig:
     grad_clip: float = 5.0
     glances_min: int = 1
     glances_max: int = 16
+    loss: str = "all"  # "all": mean cross-entropy over every glance; "last": the last glance only
     adv: AdvConfig = field(default_factory=AdvConfig)
     seed: int = 0
     num_workers: int = 0
@@ -82,6 +83,8 @@ class TrainConfig:
             raise ValueError(f"train.task must be one of {TASKS}, got {self.task!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"train.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.loss not in ("all", "last"):
+            raise ValueError(f"train.loss must be 'all' or 'last', got {self.loss!r}")
         if self.amp not in ("none", "bf16"):
             raise ValueError(f"train.amp must be 'none' or 'bf16', got {self.amp!r}")
         for name in ("epochs", "batch_size", "train_size", "val_size", "accum_steps"):

@@ -76,8 +76,12 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def glance_loss(step_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over every glance's logits (B, N, C)."""
+def glance_loss(step_logits: torch.Tensor, labels: torch.Tensor, which: str = "all") -> torch.Tensor:
+    """Cross-entropy of the glances' logits (B, N, C): the mean over every glance ("all", so one
+    set of weights answers at any count), or of the last glance alone ("last", a model trained
+    for its glance count, whose earlier glances are free to gather rather than answer)."""
+    if which == "last":
+        return F.cross_entropy(step_logits[:, -1], labels)
     n = step_logits.shape[1]
     return F.cross_entropy(step_logits.flatten(0, 1), labels.repeat_interleave(n))
 
@@ -152,7 +156,7 @@ def train_one_epoch(models: Handles, loader: DataLoader, optimizer: torch.optim.
             with sync:
                 with autocast(at.device, cfg):
                     out = models.forward(x, glances=glances)
-                loss = glance_loss(out.step_logits.float(), y)
+                loss = glance_loss(out.step_logits.float(), y, cfg.loss)
                 (loss / len(group)).backward()
             n = y.shape[0]
             sums[0] += loss.item() * n
