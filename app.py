@@ -670,7 +670,8 @@ def main() -> None:
     st.caption(f"Model **{choice.name}** · {model.metadata.get('task', 'unknown task')} · "
                f"{config.arch} · {len(class_names)} classes · device: **{device()}** · "
                + ("inference form (BatchNorm folded, channels last: about 0.6 of the eager cost per attack "
-                  "step, no compile wait)" if use_inference_form() else "eager model (S3TA_INFERENCE_FORM=0)"))
+                  "step; not compiled, so the first attack costs what every later one does)"
+                  if use_inference_form() else "eager model (S3TA_INFERENCE_FORM=0)"))
     picked = choose_image(config.image_size, class_names)
     st.session_state.setdefault("glances", min(model.default_glances, MAX_GLANCES))
     glances = st.sidebar.slider("Glances", 1, MAX_GLANCES, key="glances",
