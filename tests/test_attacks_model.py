@@ -93,3 +93,28 @@ def test_grid_cli_writes_tables_and_the_race_figure(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["rows"] == rows
     html = (tmp_path / "race_random_8.html").read_text()
     assert "attack steps" in html and "s3ta_default, 2 glances" in html
+
+
+def test_grid_rows_name_checkpoints_apart_when_their_stems_clash():
+    from pathlib import Path
+
+    from experiments.evaluate.cli import model_names
+    paths = [Path("runs/a/model.safetensors"), Path("runs/b/model.safetensors"), Path("assets/s3ta_default.safetensors")]
+    assert list(model_names(paths).values()) == ["a/model", "b/model", "s3ta_default"]
+
+
+def test_transfer_judged_by_the_attacked_model_itself_sees_every_success(tmp_path):
+    """With the attacked model as its own judge, "judged as the target" is exactly "the attack
+    succeeded"; a different judge sees the target less often."""
+    from model.checkpoint import DEFAULT_CHECKPOINT
+    clean = str(DEFAULT_CHECKPOINT.parent / "s3ta_clean.safetensors")
+    args = get_args_parser().parse_args(["transfer", "--checkpoints", clean, "--judge", clean, "--n", "20",
+                                         "--steps", "5", "--batch-size", "10", "--json", str(tmp_path / "t.json")])
+    row, = main(args)
+    assert row["judged_target"] == row["attack_success"] > 0.5 and row["judged_target_when_successful"] == 1.0
+    assert row["judged_true_class"] <= 1 - row["attack_success"] + 1e-9
+    judged = main(get_args_parser().parse_args(["transfer", "--checkpoints", clean, "--judge",
+                                                str(DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors"),
+                                                "--n", "20", "--steps", "5", "--batch-size", "10"]))[0]
+    assert judged["attack_success"] == row["attack_success"] and judged["judged_target"] < row["judged_target"]
+    assert json.loads((tmp_path / "t.json").read_text())["rows"] == [row]

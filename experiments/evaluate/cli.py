@@ -35,7 +35,7 @@ from model.data.transforms import EvalTransform
 from model.distributed import is_main, setup_distributed
 from model.inference_form import inference_form
 
-from .measure import folder_robustness, robustness_grid, task_metrics
+from .measure import folder_robustness, robustness_grid, target_transfer, task_metrics
 from .report import grid_markdown, race_record, write_grid
 
 __all__ = ["get_args_parser", "main", "cli"]
@@ -65,6 +65,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", type=Path, default=Path("docs/results"))
     g.add_argument("--write-metadata", action="store_true",
                    help="store each checkpoint's rows in its metadata (metrics.race), for the app's race view")
+    t = sub.add_parser("transfer", help="does the target class appear in the perturbation? (a judge model "
+                                        "classifies targeted adversarial images crafted against each model)")
+    t.add_argument("--checkpoints", type=Path, nargs="+", required=True, help="the models attacked")
+    t.add_argument("--judge", type=Path, required=True, help="a model never used to craft the images")
+    t.add_argument("--n", "--num-examples", dest="n", type=int, default=1000, help=f"test canvases {N_HELP}")
+    t.add_argument("--eps", type=float, default=32, help="in /255 units")
+    t.add_argument("--steps", type=int, default=20)
+    t.add_argument("--json", type=Path, help="also write the rows to this file")
     d = sub.add_parser("folder", help="accuracy under attack on an image folder (e.g. ImageNet val)")
     d.add_argument("--checkpoint", type=Path, required=True)
     d.add_argument("--root", type=Path, required=True, help="root/<class>/<image>, classes named as in the checkpoint")
@@ -76,7 +84,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     d.add_argument("--target", default="random", choices=["random", "untargeted"])
     d.add_argument("--crop-fraction", type=float, default=0.875)
     d.add_argument("--json", type=Path, help="also write the rows to this file")
-    for q in (f, g, d):
+    for q in (f, g, t, d):
         q.add_argument("--batch-size", type=int, default=100)
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--threads", type=int, default=None)
@@ -95,6 +103,13 @@ def main(args: argparse.Namespace) -> Any:
             dist.destroy_process_group()
 
 
+def model_names(paths: list[Path]) -> dict[Path, str]:
+    """A row label per checkpoint: its file stem, or folder/stem where two stems are the same
+    (runs/a/model.safetensors and runs/b/model.safetensors)."""
+    stems = [p.stem for p in paths]
+    return {p: p.stem if stems.count(p.stem) == 1 else f"{p.parent.name}/{p.stem}" for p in paths}
+
+
 def _write_json(path: Path | None, data: Any) -> None:
     print(json.dumps(data, indent=1))
     if path:
@@ -110,7 +125,8 @@ def _run(args: argparse.Namespace) -> Any:
     main_rank = is_main()
     if args.mode == "grid":
         paths = args.checkpoints or [DEFAULT_CHECKPOINT, DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors"]
-        models = {p.stem: inference_form(load_checkpoint(p, device)[0]) for p in paths}
+        names = model_names(paths)
+        models = {names[p]: inference_form(load_checkpoint(p, device)[0]) for p in paths}
         rows = robustness_grid(models, args.n, args.glances, args.steps, args.eps, args.targets,
                                args.batch_size, args.seed, progress=main_rank)
         if main_rank:
@@ -118,7 +134,16 @@ def _run(args: argparse.Namespace) -> Any:
             print(grid_markdown(rows))
             if args.write_metadata:
                 for path in paths:
-                    store_metrics(path, "race", race_record([r for r in rows if r["model"] == path.stem], command))
+                    store_metrics(path, "race", race_record([r for r in rows if r["model"] == names[path]], command))
+        return rows
+    if args.mode == "transfer":
+        names = model_names(args.checkpoints)
+        models = {names[p]: inference_form(load_checkpoint(p, device)[0]) for p in args.checkpoints}
+        judge = inference_form(load_checkpoint(args.judge, device)[0])
+        rows = target_transfer(models, judge, args.n, args.eps, args.steps, args.batch_size, args.seed,
+                               progress=main_rank)
+        if main_rank:
+            _write_json(args.json, {"command": command, "judge": str(args.judge), "rows": rows})
         return rows
     if args.mode == "folder":
         model, meta, _ = load_checkpoint(args.checkpoint, device)

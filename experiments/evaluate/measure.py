@@ -20,7 +20,7 @@ from model.distributed import all_reduce_sum, gather_array, is_main, shard
 from model.metrics import mean_box_mass
 from model.seeds import eval_attack_seed
 
-__all__ = ["task_metrics", "attention_on_item", "robustness_grid", "folder_robustness",
+__all__ = ["task_metrics", "attention_on_item", "robustness_grid", "folder_robustness", "target_transfer",
            "FLOOR_EPS_255", "PULL_EPS_255"]
 
 FLOOR_EPS_255 = 8  # the robust-accuracy floor's attack (random target)
@@ -195,3 +195,37 @@ def folder_robustness(model: nn.Module, dataset: ImageFolder, glances: Sequence[
     return [{"glances": g, "target": target, "eps_255": e, "steps": k, "n": total,
              "acc": counts[j, 0] / total, "attack_success": counts[j, 1] / total,
              "seconds": round(time.time() - t0, 1)} for j, (g, e, k) in enumerate(jobs)]
+
+
+def target_transfer(models: dict[str, nn.Module], judge: nn.Module, n: int = 1000, eps_255: float = 32,
+                    steps: int = 20, batch_size: int = 100, seed: int = 0,
+                    progress: bool = True) -> list[dict[str, Any]]:
+    """Does the target class appear in the perturbation? For each model: targeted L-inf PGD
+    towards a random wrong class on the first ``n`` test canvases (the same targets for every
+    model: they depend on the seed and labels only), then ``judge``, a model never used to craft
+    them, classifies the adversarial images. Reports the attack's success on the model, how
+    often the judge sees the target (over all examples and over the successful ones) and how
+    often it still sees the true class."""
+    cfg = AttackConfig(eps=eps_255 / 255, steps=steps, target="random")
+    mine = shard([range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)])
+    rows = []
+    with progress_bar(len(models) * len(mine), "transfer", progress) as bar:
+        for name, model in models.items():
+            device = _device(model)
+            success, as_target, as_true = [], [], []
+            for b, idx in mine:
+                x, y, _ = make_batch("test", idx, seed=seed)
+                x, y = x.to(device), y.to(device)
+                res = pgd(model, x, y, cfg, glances=model.default_glances, seed=eval_attack_seed(seed, b))
+                with torch.no_grad():
+                    seen = judge(res.images.to(_device(judge)), glances=judge.default_glances).logits.argmax(1).cpu()
+                success.append(res.success.cpu().numpy())
+                as_target.append((seen == res.targets.cpu()).numpy())
+                as_true.append((seen == y.cpu()).numpy())
+                bar.update(1)
+            ok, hit = gather_array(success).astype(bool), gather_array(as_target).astype(bool)
+            rows.append({"model": name, "n": n, "eps_255": eps_255, "steps": steps,
+                         "attack_success": float(ok.mean()), "judged_target": float(hit.mean()),
+                         "judged_target_when_successful": float(hit[ok].mean()) if ok.any() else float("nan"),
+                         "judged_true_class": float(gather_array(as_true).mean())})
+    return rows
