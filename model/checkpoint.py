@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,9 @@ def save_checkpoint(model: nn.Module, path: str | Path, metadata: dict[str, Any]
     text = json.dumps(meta, indent=1, sort_keys=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(tmp), metadata={META_KEY: text})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; a checkpoint is meant to be shared
     tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
     path.with_suffix(".json").write_text(text + "\n")
     return path

@@ -115,3 +115,15 @@ def test_metadata_of_the_wrong_kind(tmp_path):
         save_file({"w": torch.zeros(2)}, str(tmp_path / "m.safetensors"), metadata={"s3ta": json.dumps(bad)})
         with pytest.raises(CheckpointError):
             load_model(tmp_path / "m.safetensors")
+
+
+def test_saved_checkpoints_are_readable_by_the_group_and_others_under_the_usual_umask(tmp_path):
+    import os
+    model = build_model(ModelConfig(backbone_widths=(4, 8, 8), key_channels=4, value_channels=4, lstm_size=8,
+                                    query_hidden=8, head_hidden=8, heads=1))
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(model, tmp_path / "m.safetensors", {"class_names": [str(i) for i in range(10)]})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
