@@ -481,8 +481,7 @@ def guarded(what: str, work: Callable[[Callable[[float], None]], Any]) -> Any | 
 
 
 def outcome_text(run: AttackRun, class_names: list[str]) -> str:
-    goal = "a wrong class" if run.config.target == "untargeted" else class_names[run.target]
-    return f"{'reached' if run.success else 'did not reach'} {goal}"
+    return f"{'reached' if run.success else 'did not reach'} {run.goal(class_names)}"
 
 
 def compare_section(choice: ModelChoice, subject: Subject, cfg: AttackConfig, seed: int, display: Display) -> None:
@@ -515,16 +514,20 @@ def compare_section(choice: ModelChoice, subject: Subject, cfg: AttackConfig, se
     names = subject.class_names
     rows = [(Path(choice.name).stem, subject.model.has_attention, runs[0]),
             (Path(second.name).stem, other.has_attention, runs[1])]
-    st.plotly_chart(compare_figure(rows, names, subject.box, display), key="compare_chart")
+    figure = compare_figure(rows, names, subject.box, display)
+    st.plotly_chart(figure, key="compare_chart")
     sheet, notes = compare_panels(subject.image, rows, names, subject.box, display)
     st.image(sheet, caption="adversarial image · amplified perturbation · attention, one row per model")
     for note in notes:
         st.caption(note)
     stem = f"compare_{Path(choice.name).stem}_{Path(second.name).stem}"
     c1, c2 = st.columns(2)
-    c1.download_button("PNG", to_png(sheet), f"{stem}.png", MIME["png"], key="compare_png", on_click="ignore")
-    c2.download_button("HTML", to_html([compare_figure(rows, names, subject.box, display)], "S3TA Lab: compare",
-                                       notes), f"{stem}.html", MIME["html"], key="compare_html", on_click="ignore")
+    # deferred: the files are encoded on click, not on every rerun of the open tab (the HTML
+    # inlines 3.5 MB of plotly.js)
+    c1.download_button("PNG", lambda: to_png(sheet), f"{stem}.png", MIME["png"], key="compare_png",
+                       on_click="ignore")
+    c2.download_button("HTML", lambda: to_html([figure], "S3TA Lab: compare", notes), f"{stem}.html",
+                       MIME["html"], key="compare_html", on_click="ignore")
 
 
 def grid_section(subject: Subject, cfg: AttackConfig, seed: int) -> None:

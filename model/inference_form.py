@@ -89,7 +89,6 @@ def inference_form(model: nn.Module, memory_format: torch.memory_format | None =
     fmt = memory_format if memory_format is not None else fastest_memory_format(device)
     form = form.to(memory_format=fmt)  # the convolutions follow their weights' layout
     form._inference_source = [model]  # a list: not registered as a submodule, not in state_dict
-    form._memory_format = fmt
     if compile:
         form.forward = torch.compile(form.forward, dynamic=False)
     return form

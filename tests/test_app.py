@@ -23,6 +23,10 @@ from .conftest import APP, ROOT, figure, open_tab, panels, run_attack
 
 @pytest.fixture
 def app():
+    """A fresh page: the process-wide Lab (st.cache_resource) is emptied first, so results that
+    other test files cached (links that ran the default attack) do not show up here."""
+    import streamlit as st
+    st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception

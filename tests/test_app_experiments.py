@@ -58,7 +58,7 @@ def downloads(monkeypatch):
     real = DeltaGenerator.download_button
 
     def record(self, label, data, *args, **kwargs):
-        seen[kwargs.get("key")] = data
+        seen[kwargs.get("key")] = data() if callable(data) else data  # deferred data is made on click
         return real(self, label, data, *args, **kwargs)
 
     monkeypatch.setattr(DeltaGenerator, "download_button", record)

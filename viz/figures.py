@@ -182,7 +182,7 @@ def compare_figure(runs: Sequence[tuple[str, bool, AttackRun]], class_names: Seq
                                display.cmap, display.alpha if has_attention else 0.0, box, scanpath=False)
         panels.append(np.concatenate([frames, np.repeat(frames[-1:], n - frames.shape[0], axis=0)]))
         verdict = "reached" if run.success else "missed"
-        goal = "a wrong class" if run.config.target == "untargeted" else class_names[run.target]
+        goal = run.goal(class_names)
         titles.append(f"{name}: {class_names[pred.label]} ({pred.probs.max():.0%}), {verdict} {goal}"
                       + ("" if has_attention else " (no attention)"))
         last = len(pred.step_probs) - 1

@@ -303,7 +303,7 @@ def compare_panels(image: np.ndarray, runs: Sequence[tuple[str, bool, AttackRun]
             look = no_attention_panel(adv.shape[:2], "no attention maps:\nglobal average pooling")
         pred = run.prediction
         verdict = "reached" if run.success else "missed"
-        goal = "a wrong class" if run.config.target == "untargeted" else class_names[run.target]
+        goal = run.goal(class_names)
         rows.append([caption(adv, f"{name}: {class_names[pred.label]} {pred.probs.max():.0%}"),
                      caption(delta, f"perturbation x{gain:.0f}"),
                      caption(look, "attention (mean over glances)" if has_attention else "attention")])

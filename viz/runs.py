@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -54,6 +54,10 @@ class AttackRun:
     seed: int
     glances: int
     seconds: float
+
+    def goal(self, class_names: Sequence[str]) -> str:
+        """What the attack aimed at, in words: the target's name, or "a wrong class"."""
+        return "a wrong class" if self.config.target == "untargeted" else class_names[self.target]
 
 
 def drift_steps(steps: int, frames: int = MAX_DRIFT_FRAMES) -> list[int]:
