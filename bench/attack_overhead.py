@@ -34,11 +34,22 @@ from model.inference import LogitsOnly
 from model.inference_form import inference_form
 
 
+DEVICE = torch.device("cpu")  # set by --device
+
+
+def sync() -> None:
+    """Wait for queued GPU work, so a timer reads what the work took (a no-op on the CPU)."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
 def best_time(fn: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return min(times)
 
@@ -74,14 +85,20 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--compile", action="store_true", help="also time the compiled inference form")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (TF32 off on cuda: fp32 means fp32)")
     p.add_argument("--md", default=None)
     args = p.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model()
+    if DEVICE.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    model = load_model(device=DEVICE)
     form = inference_form(model)
     glances = model.default_glances
-    x, y, _ = make_batch("test", range(args.batch))
+    x, y, _ = (t.to(DEVICE) for t in make_batch("test", range(args.batch)))
     eps, alpha, steps = 8 / 255, 1 / 255, args.steps
 
     def bare() -> None:
@@ -142,14 +159,16 @@ def main() -> None:
     eager_s = statistics.median(parts["eager"])
 
     latency = []
-    xb, yb, _ = make_batch("test", range(100))
+    xb, yb, _ = (t.to(DEVICE) for t in make_batch("test", range(100)))
     pgd20 = AttackConfig(eps=eps, steps=20, target="random", early_stop=False)
     for label, m in (("eager model", model), ("inference form", form)):
         one = best_time(lambda: pgd(m, x[:1], y[:1], pgd20, glances=glances, seed=0), args.repeats)
         hundred = best_time(lambda: pgd(m, xb, yb, pgd20, glances=glances, seed=0), 1)
         latency.append(f"| {label} | {one:.3f} | {hundred:.3f} |")
 
-    lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    machine = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else ""
+    lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores{', ' if machine else ''}"
+             f"{machine}, "
              f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; model: shipped "
              f"default S3TA at {glances} glances; batch {args.batch}, {steps} steps, L-inf 8/255, "
              f"{args.repeats} interleaved repeats.",
