@@ -21,18 +21,22 @@ import copy
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Callable
 
-import torch
-import torch.nn.functional as F
-from report import emit  # bench/report.py, beside this script
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project, also where it is not pip-installed (a GPU machine)
 
-from model import AttackConfig, load_model, pgd
-from model.data import make_batch
-from model.inference import LogitsOnly
-from model.inference_form import inference_form
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
+from bench.report import emit  # noqa: E402
+from model import AttackConfig, load_model, pgd  # noqa: E402
+from model.data import make_batch  # noqa: E402
+from model.inference import LogitsOnly  # noqa: E402
+from model.inference_form import inference_form  # noqa: E402
 
 DEVICE = torch.device("cpu")  # set by --device
 

@@ -29,7 +29,7 @@ BENCH=${BENCH:-1}               # 0: skip the GPU bench tables
 LOG="$RESULTS/log.txt"
 
 if [ "${CANARY:-1}" = 1 ]; then  # every code path on a few canvases first: a broken run costs seconds
-  CANARY=0 BENCH=0 RUNS=runs/findings_canary CLEAN=64 JUDGE=64 BUDGET=25 EVAL_N=20 FLOOR_N=20 EVAL_S=${CANARY_EVAL_S:-45} \
+  CANARY=0 BENCH=0 RUNS=runs/findings_canary CLEAN=64 JUDGE=64 BUDGET=70 EVAL_N=20 FLOOR_N=20 EVAL_S=${CANARY_EVAL_S:-45} \
     LANES=s3ta_n2 EXTRA="$EXTRA --set train.batch_size=32 --set train.val_size=32 --set train.warmup_steps=2" \
     bash "$0" "$RESULTS/canary"
   for f in runs/findings_canary/s3ta_n2/model.safetensors runs/findings_canary/eval/floors_s3ta_n2.json \
