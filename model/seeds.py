@@ -6,7 +6,8 @@ primes, so no two positions of one run share a stream and the same position alwa
 
 from __future__ import annotations
 
-__all__ = ["VALIDATION_SEED", "glance_count_seed", "train_attack_seed", "epoch_seed", "eval_attack_seed"]
+__all__ = ["VALIDATION_SEED", "glance_count_seed", "train_attack_seed", "train_noise_seed", "epoch_seed",
+           "eval_attack_seed"]
 
 VALIDATION_SEED = 1_000_003  # the canvases scored after each epoch: never the training ones
 _STEP = 1_000_003  # stride between runs' per-step streams
@@ -21,6 +22,11 @@ def glance_count_seed(seed: int, step: int) -> int:
 def train_attack_seed(seed: int, step: int, rank: int, micro: int) -> int:
     """The adversarial examples of one micro-batch of one rank at one step."""
     return seed * _STEP + step * 97 + rank + micro * _BATCH
+
+
+def train_noise_seed(seed: int, step: int, rank: int, micro: int) -> int:
+    """The noise added to one micro-batch of one rank at one step (``train.noise_eps``)."""
+    return seed * _STEP + step * 101 + rank + micro * _BATCH + 1
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

@@ -12,6 +12,8 @@ from model import AttackConfig, load_model, pgd
 from model.data import make_batch
 from model.inference import LogitsOnly
 
+from .conftest import ROOT
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -118,3 +120,18 @@ def test_transfer_judged_by_the_attacked_model_itself_sees_every_success(tmp_pat
                                                 "--n", "20", "--steps", "5", "--batch-size", "10"]))[0]
     assert judged["attack_success"] == row["attack_success"] and judged["judged_target"] < row["judged_target"]
     assert json.loads((tmp_path / "t.json").read_text())["rows"] == [row]
+
+
+def test_transfer_noise_control_reads_like_clean_at_a_tiny_budget_and_breaks_a_plain_judge_at_32():
+    """The control (random-sign noise of the attack's size) says whether the judge can read at
+    that budget: at 1/255 it reads as on clean canvases; the plain clean judge of the docs calls
+    every 32/255-noisy canvas one class, so its true-class reading under noise falls to chance."""
+    from model.checkpoint import DEFAULT_CHECKPOINT
+    baseline = str(DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors")
+    common = ["--checkpoints", baseline, "--n", "40", "--steps", "2", "--batch-size", "20"]
+    tiny, = main(get_args_parser().parse_args(["transfer", *common, "--judge", baseline, "--eps", "1"]))
+    assert tiny["judge_clean_acc"] > 0.6 and abs(tiny["noise_judged_true_class"] - tiny["judge_clean_acc"]) <= 0.05
+    assert tiny["noise_judged_target"] <= 1 - tiny["noise_judged_true_class"] + 1e-9
+    plain = str(ROOT / "docs" / "ablation" / "judge_baseline_clean.safetensors")
+    big, = main(get_args_parser().parse_args(["transfer", *common, "--judge", plain, "--eps", "32"]))
+    assert big["judge_clean_acc"] > 0.6 and big["noise_judged_true_class"] < 0.25

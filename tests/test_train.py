@@ -65,6 +65,26 @@ def test_adversarial_batch_keeps_the_ball_and_leaves_the_trained_model_alone():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_noisy_batch_fills_a_random_sign_ball_reproducibly():
+    from experiments.train.loop import noisy_batch
+    x = torch.full((64, 3, 8, 8), 0.5)
+    z = noisy_batch(x, 0.1, seed=3)
+    delta = z - x
+    amplitude = delta.abs().amax(dim=(1, 2, 3))
+    assert amplitude.max() <= 0.1 + 1e-6 and amplitude.min() < 0.05  # per image, drawn from U(0, eps)
+    assert torch.allclose(delta.abs(), amplitude.view(-1, 1, 1, 1).expand_as(delta))  # one size per image
+    assert 0.4 < (delta > 0).float().mean() < 0.6  # random signs
+    assert torch.equal(z, noisy_batch(x, 0.1, seed=3)) and not torch.equal(z, noisy_batch(x, 0.1, seed=4))
+    assert noisy_batch(torch.ones(2, 3, 4, 4), 0.5, seed=0).max() <= 1  # stays an image
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "big"])
+def test_noise_eps_out_of_range_is_refused(value):
+    from experiments.train.config import TrainConfig
+    with pytest.raises(ValueError, match="noise_eps"):
+        TrainConfig(noise_eps=value)
+
+
 def test_cli_trains_saves_and_resumes_exactly(tmp_path):
     args = get_args_parser().parse_args(["--out", str(tmp_path / "a"), "--set", "train.epochs=2",
                                          "--set", 'train.adv={"method": "fgsm"}', *TINY])

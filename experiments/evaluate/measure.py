@@ -205,7 +205,10 @@ def target_transfer(models: dict[str, nn.Module], judge: nn.Module, n: int = 100
     model: they depend on the seed and labels only), then ``judge``, a model never used to craft
     them, classifies the adversarial images. Reports the attack's success on the model, how
     often the judge sees the target (over all examples and over the successful ones) and how
-    often it still sees the true class."""
+    often it still sees the true class; and a control: the same canvases with random-sign noise of
+    the same L-inf size, read by the judge (its clean accuracy, the true class and the target
+    under noise). A judge that cannot read noisy canvases (it calls them all one class) makes
+    "judged as target" the share of that class among the targets, the same for every model."""
     cfg = AttackConfig(eps=eps_255 / 255, steps=steps, target="random")
     mine = shard([range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)])
     rows = []
@@ -213,19 +216,35 @@ def target_transfer(models: dict[str, nn.Module], judge: nn.Module, n: int = 100
         for name, model in models.items():
             device = _device(model)
             success, as_target, as_true = [], [], []
+            control: dict[str, list[np.ndarray]] = {"clean": [], "true": [], "target": []}
             for b, idx in mine:
                 x, y, _ = make_batch("test", idx, seed=seed)
                 x, y = x.to(device), y.to(device)
                 res = pgd(model, x, y, cfg, glances=model.default_glances, seed=eval_attack_seed(seed, b))
-                with torch.no_grad():
-                    seen = judge(res.images.to(_device(judge)), glances=judge.default_glances).logits.argmax(1).cpu()
+                targets = res.targets.cpu()
+                gen = torch.Generator(device=device).manual_seed(eval_attack_seed(seed, b, offset=2))
+                signs = torch.randint(0, 2, x.shape, generator=gen, device=device).to(x.dtype) * 2 - 1
+                noisy = (x + cfg.eps * signs).clamp(0, 1)
+                seen, seen_clean, seen_noisy = (_judged(judge, images) for images in (res.images, x, noisy))
                 success.append(res.success.cpu().numpy())
-                as_target.append((seen == res.targets.cpu()).numpy())
+                as_target.append((seen == targets).numpy())
                 as_true.append((seen == y.cpu()).numpy())
+                control["clean"].append((seen_clean == y.cpu()).numpy())
+                control["true"].append((seen_noisy == y.cpu()).numpy())
+                control["target"].append((seen_noisy == targets).numpy())
                 bar.update(1)
             ok, hit = gather_array(success).astype(bool), gather_array(as_target).astype(bool)
             rows.append({"model": name, "n": n, "eps_255": eps_255, "steps": steps,
                          "attack_success": float(ok.mean()), "judged_target": float(hit.mean()),
                          "judged_target_when_successful": float(hit[ok].mean()) if ok.any() else float("nan"),
-                         "judged_true_class": float(gather_array(as_true).mean())})
+                         "judged_true_class": float(gather_array(as_true).mean()),
+                         "judge_clean_acc": float(gather_array(control["clean"]).mean()),
+                         "noise_judged_true_class": float(gather_array(control["true"]).mean()),
+                         "noise_judged_target": float(gather_array(control["target"]).mean())})
     return rows
+
+
+@torch.no_grad()
+def _judged(judge: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The judge's class for each image, on the CPU."""
+    return judge(images.to(_device(judge)), glances=judge.default_glances).logits.argmax(1).cpu()

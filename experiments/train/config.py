@@ -62,6 +62,8 @@ class TrainConfig:
     glances_max: int = 16
     loss: str = "all"  # "all": mean cross-entropy over every glance; "last": the last glance only
     adv: AdvConfig = field(default_factory=AdvConfig)
+    noise_eps: float = 0.0  # > 0: add random-sign noise of amplitude U(0, noise_eps) per image (a judge
+    # that must still read images carrying an L-inf perturbation of that size, without seeing attacks)
     seed: int = 0
     num_workers: int = 0
     init_from: str | None = None  # start from these weights (e.g. a clean run), fresh optimizer
@@ -95,6 +97,8 @@ class TrainConfig:
             raise ValueError(f"train.steps_per_epoch must be >= 1 or null, got {self.steps_per_epoch!r}")
         if not 1 <= self.glances_min <= self.glances_max:
             raise ValueError(f"need 1 <= glances_min <= glances_max, got {self.glances_min}, {self.glances_max}")
+        if not (isinstance(self.noise_eps, (int, float)) and 0 <= self.noise_eps <= 1):
+            raise ValueError(f"train.noise_eps must be in [0, 1], got {self.noise_eps!r}")
         if not self.lr > 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr!r}")
 

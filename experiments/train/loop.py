@@ -22,11 +22,11 @@ from torch.utils.data import DataLoader
 from model.attacks import AttackConfig, pgd
 from model.distributed import all_reduce_sum
 from model.inference_form import refold
-from model.seeds import glance_count_seed, train_attack_seed
+from model.seeds import glance_count_seed, train_attack_seed, train_noise_seed
 
 from .config import TrainConfig
 
-__all__ = ["Handles", "Position", "make_optimizer", "lr_at", "glance_loss", "adversarial_batch",
+__all__ = ["Handles", "Position", "make_optimizer", "lr_at", "glance_loss", "adversarial_batch", "noisy_batch",
            "steps_in_epoch", "train_one_epoch", "evaluate"]
 
 
@@ -100,6 +100,16 @@ def adversarial_batch(form: nn.Module, x: torch.Tensor, y: torch.Tensor, attack:
         return pgd(form, x, y, attack, glances=glances, seed=seed).images
 
 
+def noisy_batch(x: torch.Tensor, eps: float, seed: int) -> torch.Tensor:
+    """``x`` plus random-sign noise, each image its own amplitude drawn from U(0, eps), clamped to
+    [0, 1]: the per-pixel statistics of an L-inf perturbation that fills its budget, with no
+    direction towards any class."""
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    amplitude = torch.rand(x.shape[0], 1, 1, 1, generator=gen, device=x.device) * eps
+    signs = torch.randint(0, 2, x.shape, generator=gen, device=x.device).to(x.dtype) * 2 - 1
+    return (x + amplitude * signs).clamp(0, 1)
+
+
 def _micro_batches(loader: DataLoader, accum: int, limit: int | None) -> Iterator[list]:
     """Groups of ``accum`` consecutive batches, at most ``limit`` groups (an incomplete last
     group is dropped, so every optimizer step sees the same amount of data)."""
@@ -151,6 +161,8 @@ def train_one_epoch(models: Handles, loader: DataLoader, optimizer: torch.optim.
             if attack is not None:
                 x = adversarial_batch(models.attack_form, x, y, attack, glances,
                                       seed=train_attack_seed(cfg.seed, step, at.rank, micro), cfg=cfg)
+            if cfg.noise_eps > 0:
+                x = noisy_batch(x, cfg.noise_eps, seed=train_noise_seed(cfg.seed, step, at.rank, micro))
             last = micro == len(group) - 1
             sync = models.wrapped.no_sync() if (at.world > 1 and not last) else contextlib.nullcontext()
             with sync:
