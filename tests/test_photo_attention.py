@@ -1,0 +1,123 @@
+"""The natural-photo attention head: it starts as the pretrained network, round-trips through a
+small checkpoint (the trunk comes from the package), and its distillation runs end to end."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from experiments.distill import get_args_parser, main
+from experiments.distill.cli import cache, distill_loss
+from experiments.distill.measure import box_attention
+from experiments.distill.scenes import Scene, composite, make_views
+from model import build_model
+from model.checkpoint import load_checkpoint, save_checkpoint
+from model.efficientnet_lite import load_pretrained
+from model.imagenet_names import imagenet_class_names
+from model.photo_attention import photo_config
+
+from .test_efficientnet_lite import photo
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    torch.manual_seed(0)
+    return build_model(photo_config(glances=3)).eval()
+
+
+def test_an_untrained_head_is_the_pretrained_network_with_uniform_attention(fresh):
+    x = torch.cat([photo("chelsea"), photo("coffee")])
+    with torch.no_grad():
+        out = fresh(x)
+        reference = load_pretrained(dilate_last=True)(x)
+    assert out.step_logits.shape == (2, 3, 1000) and out.attention.shape == (2, 3, 4, 14, 14)
+    assert torch.allclose(out.step_logits, reference[:, None].expand(-1, 3, -1), atol=1e-4)
+    assert torch.allclose(out.attention, torch.full_like(out.attention, 1 / 196))
+
+
+def test_checkpoint_holds_the_head_only_and_round_trips(fresh, tmp_path):
+    with torch.no_grad():
+        for p in fresh.query.parameters():
+            p.normal_(0, 0.05)  # a head that looks somewhere
+    assert not any(k.startswith("trunk.") for k in fresh.state_dict())
+    path = save_checkpoint(fresh, tmp_path / "p.safetensors", {"class_names": imagenet_class_names()})
+    assert path.stat().st_size < 6e6  # the 4.7M-parameter trunk is not in it
+    loaded, meta, _ = load_checkpoint(path)
+    x = photo("rocket")
+    with torch.no_grad():
+        a, b = fresh(x), loaded(x)
+    assert torch.allclose(a.logits, b.logits, atol=1e-5) and torch.allclose(a.attention, b.attention, atol=1e-6)
+    assert not torch.allclose(a.attention, torch.full_like(a.attention, 1 / 196))
+    assert len(meta["class_names"]) == 1000
+
+
+def test_composite_box_and_views_are_pure_functions_of_seed_and_index():
+    background = np.zeros((224, 224, 3), np.uint8)
+    cutout = np.zeros((10, 20, 4), np.uint8)
+    cutout[..., 0], cutout[..., 3] = 255, 255  # an opaque red rectangle, twice as wide as high
+    scene = composite(background, cutout, np.random.default_rng(0), side=(0.5, 0.5))
+    x0, y0, x1, y1 = scene.box
+    assert (x1 - x0, y1 - y0) == (112, 56)
+    red = scene.image[..., 0] > 128
+    assert red[y0:y1, x0:x1].all() and red.sum() == 112 * 56
+    photos = [np.random.default_rng(1).integers(0, 255, (300, 400, 3), dtype=np.uint8)]
+    a, b = make_views(photos, [cutout], 6, seed=3), make_views(photos, [cutout], 6, seed=3)
+    assert all(np.array_equal(u.image, v.image) and u.box == v.box for u, v in zip(a, b))
+    assert any(v.box for v in a) and any(v.box is None for v in a)
+
+
+def test_uniform_attention_puts_the_box_share_in_the_box(fresh):
+    rng = np.random.default_rng(0)
+    scenes = [Scene(rng.integers(0, 255, (224, 224, 3), dtype=np.uint8), (16, 32, 112 + 16 * i, 200))
+              for i in range(3)]
+    fresh_uniform = build_model(photo_config(glances=2)).eval()
+    stats = box_attention(fresh_uniform, scenes, glances=2)
+    assert stats["ratio"] == pytest.approx(1.0, abs=1e-6) and stats["n"] == 3
+
+
+@pytest.mark.slow
+def test_distillation_lowers_the_loss_on_cached_views():
+    torch.manual_seed(0)
+    model = build_model(photo_config(glances=2))
+    teacher = load_pretrained()
+    views = [Scene((photo(n)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8), None)
+             for n in ("chelsea", "coffee", "rocket", "astronaut")]
+    maps, logits = cache(model, teacher, views)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], 3e-3)
+    losses = []
+    for _ in range(15):
+        loss = distill_loss(model.attend_map(maps.float(), 2).step_logits, logits, 0.5)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+    assert all(p.grad is None for p in model.trunk.parameters())  # the trunk stays frozen
+
+
+@pytest.mark.slow
+def test_distill_cli_writes_a_labelled_checkpoint(tmp_path):
+    photos, cutouts = tmp_path / "photos", tmp_path / "cutouts"
+    photos.mkdir()
+    cutouts.mkdir()
+    for i, name in enumerate(("chelsea", "coffee")):
+        Image.fromarray((photo(name, 300)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(photos / f"{i}.jpg")
+    rgba = np.zeros((40, 30, 4), np.uint8)
+    rgba[5:35, 5:25] = (250, 200, 0, 255)
+    Image.fromarray(rgba).save(cutouts / "obj.png")
+    out = tmp_path / "head.safetensors"
+    meta = main(get_args_parser().parse_args(["--images", str(photos), "--cutouts", str(cutouts), "--holdout",
+                                              str(photos), "--holdout-cutouts", str(cutouts), "--views", "8",
+                                              "--holdout-views", "4", "--epochs", "2", "--batch-size", "4",
+                                              "--glances", "2", "--out", str(out)]))
+    model, stored, _ = load_checkpoint(out)
+    assert stored["description"].startswith("An attention head on a pretrained ImageNet classifier")
+    assert stored["class_names"][285] == "Egyptian Mau" and len(meta["history"]) == 2
+    assert set(stored["metrics"]["holdout_agreement"]) == {"1", "2", "4", "8"}
+    assert model.default_glances == 2
+
+
+@pytest.mark.parametrize("flag,value", [("--views", "0"), ("--sharpen", "0"), ("--epochs", "-1")])
+def test_distill_cli_refuses_bad_settings(tmp_path, flag, value):
+    with pytest.raises(SystemExit):
+        main(get_args_parser().parse_args(["--images", str(tmp_path), flag, value]))
