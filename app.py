@@ -22,14 +22,16 @@ import torch
 
 import model.inference_form as inference
 from model.attacks import MAX_RESTARTS, AttackConfig
-from model.checkpoint import CheckpointError, file_sha256
+from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, file_sha256
 from model.factory import ARCHITECTURES
 from viz.catalog import (
     MAX_CHECKPOINT_BYTES,
     Entry,
+    better_fits,
     describe,
     list_checkpoints,
     load_uploaded,
+    models_dir,
     open_checkpoint,
 )
 from viz.figures import (
@@ -122,9 +124,14 @@ def thumbnails() -> list[bytes]:
             for s in samples()]
 
 
-@st.cache_data(ttl=30, show_spinner=False)
 def catalog() -> tuple[list[Entry], list[str]]:
-    return list_checkpoints()
+    """The listed checkpoints: the shipped ones and those in the models folder of now."""
+    return _catalog(str(models_dir()))
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _catalog(folder: str) -> tuple[list[Entry], list[str]]:
+    return list_checkpoints([DEFAULT_CHECKPOINT.parent, Path(folder)])
 
 
 def progress_bar(text: str, interval: float = 0.1) -> tuple[st.delta_generator.DeltaGenerator, Callable[[float], None]]:
@@ -289,6 +296,15 @@ class ImageChoice:
     box: tuple[int, int, int, int] | None
     notes: tuple[str, ...]
     sample: str | None = None  # the gallery file a link can carry (None for an upload)
+    content: tuple[int, int, int, int] | None = None  # the upload's own pixels (not the letterbox)
+
+    @property
+    def own_pixels(self) -> np.ndarray:
+        """The image without the fit's padding: what to compare with a model's training inputs."""
+        if self.content is None:
+            return self.image
+        x0, y0, x1, y1 = self.content
+        return self.image[y0:y1, x0:x1]
 
 
 def choose_image(size: int, class_names: list[str]) -> ImageChoice | None:
@@ -328,7 +344,7 @@ def choose_image(size: int, class_names: list[str]) -> ImageChoice | None:
         else:
             st.sidebar.warning("The box is empty; widen it.")
     key = f"upload:{hashlib.sha256(data).hexdigest()}:{fit}"
-    return ImageChoice(prepared.image, key, up.name, None, box, tuple(prepared.notes))
+    return ImageChoice(prepared.image, key, up.name, None, box, tuple(prepared.notes), content=prepared.content)
 
 
 @dataclass(frozen=True)
@@ -655,6 +671,19 @@ def model_section(choice: ModelChoice) -> None:
         st.json({k: v for k, v in meta.items() if k != "history"}, expanded=False)
 
 
+def offer_better_fit(image: np.ndarray, choice: ModelChoice) -> None:
+    """Name the listed models this image is not far from, with a button that opens each."""
+    def switch(label: str) -> None:
+        st.session_state["model_choice"] = label
+
+    for entry in better_fits(image, catalog()[0], choice.stem)[:3]:
+        meta = entry.metadata
+        about = meta.get("description") or f"{len(meta.get('class_names', []))} classes"
+        st.info(f"This image looks like the training data of **{entry.path.stem}** "
+                f"({meta.get('task', 'another task')}): {about}")
+        st.button(f"Open {entry.path.stem}", key=f"fit_{entry.path.stem}", on_click=switch, args=(entry.label,))
+
+
 # ---------------------------------------------------------------- page
 def main() -> None:
     st.set_page_config(page_title="S3TA Lab", layout="wide")
@@ -688,8 +717,11 @@ def main() -> None:
         return
     for note in picked.notes:
         st.caption(note)
-    for warning in domain_warnings(picked.image, model.metadata.get("input_stats")):
+    far = domain_warnings(picked.own_pixels, model.metadata.get("input_stats"))
+    for warning in far:
         st.warning(f"This image is far from the training data: {warning}. Predictions may mean little.")
+    if far:
+        offer_better_fit(picked.own_pixels, choice)
 
     def subject_for(label: int, n: int) -> Subject:
         return Subject(model, choice.key, picked.image, picked.key, picked.name, label, picked.box, n)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -25,8 +26,10 @@ from model.checkpoint import (
 )
 from model.inference_form import inference_form
 
+from .images import domain_warnings
+
 __all__ = ["Entry", "list_checkpoints", "open_checkpoint", "load_uploaded", "describe", "models_dir",
-           "MAX_CHECKPOINT_BYTES"]
+           "better_fits", "MAX_CHECKPOINT_BYTES"]
 
 MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024  # the page's upload limit for checkpoints
 
@@ -101,3 +104,11 @@ def describe(meta: dict[str, Any]) -> dict[str, Any]:
             "default glances": config.get("glances"),
             "adversarial training": adv, "epochs": recipe.get("epochs") if isinstance(recipe, dict) else None,
             "test metrics": test, "command": meta.get("command"), "wall time (s)": meta.get("wall_time_s")}
+
+
+def better_fits(image: np.ndarray, entries: list[Entry], current: str | None) -> list[Entry]:
+    """For an image far from the current model's training inputs: the other listed models
+    (``current`` is the open one's file stem) whose training inputs it is not far from, judged
+    by the same check (``viz.images.domain_warnings``) on each checkpoint's ``input_stats``."""
+    return [e for e in entries if e.path.stem != current and e.metadata.get("input_stats")
+            and not domain_warnings(image, e.metadata["input_stats"])]

@@ -1,0 +1,92 @@
+"""The app with the natural-photo model: a photo far from the task's canvases gets the photo
+model offered, opens it with one click, reads ImageNet classes and runs an attack on it."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+from streamlit.testing.v1 import AppTest
+
+from experiments.distill.cli import DESCRIPTION
+from model import build_model
+from model.checkpoint import save_checkpoint
+from model.data.stats import input_stats
+from model.imagenet_names import imagenet_class_names
+from model.photo_attention import photo_config
+
+from .conftest import APP, run_attack
+from .test_efficientnet_lite import CATS, photo
+
+
+@pytest.fixture(scope="module")
+def photo_models(tmp_path_factory):
+    """A models folder holding a photo head (queries nudged off uniform) with the metadata the
+    distillation writes."""
+    folder = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    model = build_model(photo_config(glances=2))
+    with torch.no_grad():
+        for p in model.query.parameters():
+            p.normal_(0, 0.02)
+    views = np.stack([photo(n, 96)[0].permute(1, 2, 0).numpy() for n in ("coffee", "rocket", "astronaut")])
+    save_checkpoint(model, folder / "photo_attention.safetensors",
+                    {"class_names": imagenet_class_names(), "task": "natural-photos", "description": DESCRIPTION,
+                     "input_stats": input_stats(views)})
+    return folder
+
+
+@pytest.fixture
+def page(photo_models, monkeypatch):
+    monkeypatch.setenv("S3TA_MODELS_DIR", str(photo_models))
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def upload_cat(at: AppTest) -> AppTest:
+    at.sidebar.radio(key="source").set_value("Upload").run()
+    buf = io.BytesIO()
+    Image.fromarray(data.chelsea()).save(buf, format="PNG")
+    at.sidebar.file_uploader(key="image_upload").set_value(("cat.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.slow
+def test_a_photo_on_the_task_model_offers_the_photo_model_which_reads_a_cat(page):
+    upload_cat(page)  # letterboxed by default: the check looks at the photo's own pixels
+    assert any("far from the training data" in w.value for w in page.warning)
+    assert any("photo_attention" in i.value and "not the paper's model" in i.value for i in page.info)
+    page.button(key="fit_photo_attention").click().run()
+    assert not page.exception, page.exception
+    assert page.sidebar.selectbox(key="model_choice").value.startswith("photo_attention")
+    assert not any("far from the training data" in w.value for w in page.warning)
+    names = imagenet_class_names()
+    clean = next(m.value for m in page.markdown if m.value.startswith("**Clean:"))
+    assert any(names[c] in clean for c in CATS), clean
+
+
+@pytest.mark.slow
+def test_an_attack_on_the_photo_model_runs_to_an_outcome(page):
+    upload_cat(page)
+    page.button(key="fit_photo_attention").click().run()
+    page.sidebar.slider(key="steps").set_value(3).run()
+    run_attack(page)
+    assert any(m.value.startswith("**Adversarial:") for m in page.markdown), [m.value for m in page.markdown][:6]
+
+
+def test_better_fits_names_the_photo_model_for_a_photo_and_the_task_models_for_a_canvas(photo_models):
+    from model.checkpoint import DEFAULT_CHECKPOINT
+    from viz.catalog import better_fits, list_checkpoints
+    from viz.images import load_samples
+    entries, problems = list_checkpoints([DEFAULT_CHECKPOINT.parent, photo_models])
+    assert not problems
+    cat = photo("chelsea", 96)[0].permute(1, 2, 0).numpy()
+    assert [e.path.stem for e in better_fits(cat, entries, "s3ta_default")] == ["photo_attention"]
+    assert better_fits(cat, entries, "photo_attention") == []  # the open model is never offered
+    canvas = load_samples()[0].image
+    assert {"baseline_default", "s3ta_clean"} <= {e.path.stem for e in better_fits(canvas, entries, "photo_attention")}
