@@ -62,6 +62,7 @@ class MBConv(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, expansion: int, dilation: int = 1) -> None:
         super().__init__()
         mid = cin * expansion
+        self.conv_bn_pairs = (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
         if expansion != 1:
             self._expand_conv = SamePadConv2d(cin, mid, 1)
             self._bn0 = nn.BatchNorm2d(mid, eps=BN_EPS)
@@ -82,6 +83,8 @@ class MBConv(nn.Module):
 class EfficientNetLite0(nn.Module):
     """The ImageNet classifier; ``features`` is the trunk (stem, 16 blocks, 1x1 head to 1,280
     channels), ``classify`` its average pooling and linear layer. Inputs are RGB in [0, 1]."""
+
+    conv_bn_pairs = (("_conv_stem", "_bn0"), ("_conv_head", "_bn1"))  # folded by model.inference_form
 
     def __init__(self, num_classes: int = 1000, dilate_last: bool = False) -> None:
         super().__init__()

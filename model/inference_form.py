@@ -28,11 +28,16 @@ __all__ = ["inference_form", "refold", "fold_pairs", "folded_weights", "fastest_
 
 def fold_pairs(model: nn.Module) -> Iterator[tuple[str, str]]:
     """(convolution, BatchNorm) module names where the BatchNorm directly follows the
-    convolution: ``convK``/``bnK`` siblings (the project's ResNet blocks and stem) and
-    consecutive entries of an ``nn.Sequential`` (the downsampling shortcuts)."""
+    convolution: ``convK``/``bnK`` siblings (the project's ResNet blocks and stem), consecutive
+    entries of an ``nn.Sequential`` (the downsampling shortcuts), and the (conv, bn) child names a
+    module lists in ``conv_bn_pairs`` (the EfficientNet-Lite trunk, whose names are the
+    pretrained state dict's)."""
     for name, module in model.named_modules():
         prefix = f"{name}." if name else ""
         children = dict(module.named_children())
+        for a, b in getattr(module, "conv_bn_pairs", ()):
+            if isinstance(children.get(a), nn.Conv2d) and isinstance(children.get(b), nn.BatchNorm2d):
+                yield prefix + a, prefix + b
         if isinstance(module, nn.Sequential):
             items = list(children.items())
             for (a, conv), (b, bn) in zip(items, items[1:]):

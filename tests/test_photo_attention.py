@@ -121,3 +121,13 @@ def test_distill_cli_writes_a_labelled_checkpoint(tmp_path):
 def test_distill_cli_refuses_bad_settings(tmp_path, flag, value):
     with pytest.raises(SystemExit):
         main(get_args_parser().parse_args(["--images", str(tmp_path), flag, value]))
+
+
+def test_inference_form_folds_every_trunk_batchnorm_and_keeps_the_outputs(fresh):
+    from model.inference_form import inference_form
+    form = inference_form(fresh)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in form.modules())
+    x = photo("coffee")
+    with torch.no_grad():
+        a, b = fresh(x), form(x)
+    assert torch.allclose(a.logits, b.logits, atol=1e-3) and torch.allclose(a.attention, b.attention, atol=1e-5)
