@@ -117,7 +117,7 @@ def test_distill_cli_writes_a_labelled_checkpoint(tmp_path):
     assert model.default_glances == 2
 
 
-@pytest.mark.parametrize("flag,value", [("--views", "0"), ("--sharpen", "0"), ("--epochs", "-1")])
+@pytest.mark.parametrize("flag,value", [("--views", "0"), ("--sharpen", "0"), ("--epochs", "-1"), ("--heads", "0")])
 def test_distill_cli_refuses_bad_settings(tmp_path, flag, value):
     with pytest.raises(SystemExit):
         main(get_args_parser().parse_args(["--images", str(tmp_path), flag, value]))
