@@ -1,8 +1,8 @@
 """An attention head on a pretrained ImageNet classifier, for natural photos (not the paper's
 model, not adversarially trained).
 
-The frozen EfficientNet-Lite0 trunk (last stride dilated: a 14x14 map at 224 px) gives the
-values; learned 1x1 keys (no spatial basis: with it, attention settles on fixed grid positions);
+The frozen EfficientNet-Lite0 trunk (last stride dilated: a 14x14 map at 224 px; or the
+original 7x7 with ``output_stride=32``) gives the values; learned 1x1 keys (no spatial basis: with it, attention settles on fixed grid positions);
 an LSTM emits the queries of ``heads`` heads each glance, reads a projection of what they
 found, and the attended feature vector, mixed over heads, goes through the pretrained
 classifier. With zero queries attention is uniform and the model is exactly the pretrained
@@ -47,11 +47,12 @@ class PhotoAttention(Classifier):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
-        if config.num_classes != 1000 or config.output_stride != 16:
+        if config.num_classes != 1000 or config.output_stride not in (16, 32):
             raise ValueError("photo_attention reads through the pretrained ImageNet classifier: "
-                             "num_classes must be 1000 and output_stride 16")
+                             "num_classes must be 1000 and output_stride 16 (dilated, 14x14 at 224 px) or 32")
+        dilate = config.output_stride == 16
         on_meta = torch.empty(0).device.type == "meta"  # a checkpoint's shape check: no weights to read
-        self.trunk = EfficientNetLite0(dilate_last=True) if on_meta else load_pretrained(dilate_last=True)
+        self.trunk = EfficientNetLite0(dilate_last=dilate) if on_meta else load_pretrained(dilate_last=dilate)
         self.trunk.requires_grad_(False)
         channels = self.trunk._fc.in_features
         h, dk = config.heads, config.key_channels

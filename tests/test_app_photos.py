@@ -90,3 +90,19 @@ def test_better_fits_names_the_photo_model_for_a_photo_and_the_task_models_for_a
     assert better_fits(cat, entries, "photo_attention") == []  # the open model is never offered
     canvas = load_samples()[0].image
     assert {"baseline_default", "s3ta_clean"} <= {e.path.stem for e in better_fits(canvas, entries, "photo_attention")}
+
+
+@pytest.mark.slow
+def test_every_light_view_of_an_attack_on_the_photo_model_draws(page):
+    """After an attack on a photo: the readouts, the comparison (refused with a message against
+    a model of other classes), attributions, exports and the model card all draw."""
+    from .conftest import open_tab
+    upload_cat(page)
+    page.button(key="fit_photo_attention").click().run()
+    page.sidebar.slider(key="steps").set_value(2).run()
+    run_attack(page)
+    for tab in ("Probabilities", "Attention pull", "Perturbation", "Attack drift", "Attributions", "Export", "Model"):
+        open_tab(page, tab)
+        assert not page.error, (tab, [e.value for e in page.error])
+    open_tab(page, "Compare models")  # the default partner is the task baseline: other classes
+    assert any("know different classes" in e.value for e in page.error)

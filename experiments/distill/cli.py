@@ -61,6 +61,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--sharpen", type=float, default=0.5, help="teacher temperature (< 1 sharpens)")
     p.add_argument("--glances", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--output-stride", type=int, default=16, choices=(16, 32),
+                   help="16: the last stride dilated, a 14x14 map at 224 px; 32: the original 7x7")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--cache", type=Path, default=None,
@@ -109,13 +111,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.time()
-    model = PhotoAttention(photo_config(glances=args.glances, heads=args.heads))
+    model = PhotoAttention(photo_config(glances=args.glances, heads=args.heads, output_stride=args.output_stride))
     if args.init:
         loaded, _, _ = load_checkpoint(args.init, "cpu")
         model.load_state_dict(loaded.state_dict())
     teacher = load_pretrained()
     train_views = _views(args.images, args.cutouts, args.views, args.seed)
     key = {"images": str(args.images), "cutouts": str(args.cutouts), "views": args.views, "seed": args.seed}
+    if args.output_stride != 16:  # the maps of another trunk
+        key["output_stride"] = args.output_stride
     stored = torch.load(args.cache, weights_only=True) if args.cache and args.cache.exists() else None
     if stored is not None and stored.get("key") == json.dumps(key, sort_keys=True):
         maps, teacher_logits = stored["maps"], stored["logits"]
