@@ -681,7 +681,7 @@ def offer_better_fit(image: np.ndarray, choice: ModelChoice) -> None:
         about = meta.get("description") or f"{len(meta.get('class_names', []))} classes"
         st.info(f"This image looks like the training data of **{entry.path.stem}** "
                 f"({meta.get('task', 'another task')}): {about}")
-        st.button(f"Open {entry.path.stem}", key=f"fit_{entry.path.stem}", on_click=switch, args=(entry.label,))
+        st.button(f"Open {entry.path.stem}", key=f"fit_{entry.label}", on_click=switch, args=(entry.label,))
 
 
 # ---------------------------------------------------------------- page

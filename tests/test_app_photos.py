@@ -21,10 +21,13 @@ from .conftest import APP, run_attack
 from .test_efficientnet_lite import CATS, photo
 
 
+SHIPPED = "photo_attention · shipped"
+
+
 @pytest.fixture(scope="module")
 def photo_models(tmp_path_factory):
-    """A models folder holding a photo head (queries nudged off uniform) with the metadata the
-    distillation writes."""
+    """A models folder holding a second photo head (queries nudged off uniform) with the metadata
+    the distillation writes."""
     folder = tmp_path_factory.mktemp("models")
     torch.manual_seed(0)
     model = build_model(photo_config(glances=2))
@@ -32,15 +35,14 @@ def photo_models(tmp_path_factory):
         for p in model.query.parameters():
             p.normal_(0, 0.02)
     views = np.stack([photo(n, 96)[0].permute(1, 2, 0).numpy() for n in ("coffee", "rocket", "astronaut")])
-    save_checkpoint(model, folder / "photo_attention.safetensors",
+    save_checkpoint(model, folder / "photo_other.safetensors",
                     {"class_names": imagenet_class_names(), "task": "natural-photos", "description": DESCRIPTION,
                      "input_stats": input_stats(views)})
     return folder
 
 
 @pytest.fixture
-def page(photo_models, monkeypatch):
-    monkeypatch.setenv("S3TA_MODELS_DIR", str(photo_models))
+def page():
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
     assert not at.exception, at.exception
@@ -61,9 +63,9 @@ def test_a_photo_on_the_task_model_offers_the_photo_model_which_reads_a_cat(page
     upload_cat(page)  # letterboxed by default: the check looks at the photo's own pixels
     assert any("far from the training data" in w.value for w in page.warning)
     assert any("photo_attention" in i.value and "not the paper's model" in i.value for i in page.info)
-    page.button(key="fit_photo_attention").click().run()
+    page.button(key=f"fit_{SHIPPED}").click().run()
     assert not page.exception, page.exception
-    assert page.sidebar.selectbox(key="model_choice").value.startswith("photo_attention")
+    assert page.sidebar.selectbox(key="model_choice").value == SHIPPED
     assert not any("far from the training data" in w.value for w in page.warning)
     names = imagenet_class_names()
     clean = next(m.value for m in page.markdown if m.value.startswith("**Clean:"))
@@ -73,7 +75,7 @@ def test_a_photo_on_the_task_model_offers_the_photo_model_which_reads_a_cat(page
 @pytest.mark.slow
 def test_an_attack_on_the_photo_model_runs_to_an_outcome(page):
     upload_cat(page)
-    page.button(key="fit_photo_attention").click().run()
+    page.button(key=f"fit_{SHIPPED}").click().run()
     page.sidebar.slider(key="steps").set_value(3).run()
     run_attack(page)
     assert any(m.value.startswith("**Adversarial:") for m in page.markdown), [m.value for m in page.markdown][:6]
@@ -86,8 +88,8 @@ def test_better_fits_names_the_photo_model_for_a_photo_and_the_task_models_for_a
     entries, problems = list_checkpoints([DEFAULT_CHECKPOINT.parent, photo_models])
     assert not problems
     cat = photo("chelsea", 96)[0].permute(1, 2, 0).numpy()
-    assert [e.path.stem for e in better_fits(cat, entries, "s3ta_default")] == ["photo_attention"]
-    assert better_fits(cat, entries, "photo_attention") == []  # the open model is never offered
+    assert [e.path.stem for e in better_fits(cat, entries, "s3ta_default")] == ["photo_attention", "photo_other"]
+    assert [e.path.stem for e in better_fits(cat, entries, "photo_attention")] == ["photo_other"]  # never the open one
     canvas = load_samples()[0].image
     assert {"baseline_default", "s3ta_clean"} <= {e.path.stem for e in better_fits(canvas, entries, "photo_attention")}
 
@@ -98,7 +100,7 @@ def test_every_light_view_of_an_attack_on_the_photo_model_draws(page):
     a model of other classes), attributions, exports and the model card all draw."""
     from .conftest import open_tab
     upload_cat(page)
-    page.button(key="fit_photo_attention").click().run()
+    page.button(key=f"fit_{SHIPPED}").click().run()
     page.sidebar.slider(key="steps").set_value(2).run()
     run_attack(page)
     for tab in ("Probabilities", "Attention pull", "Perturbation", "Attack drift", "Attributions", "Export", "Model"):
