@@ -99,6 +99,23 @@ def main() -> None:
         out += [f"- total training wall time: {total / 60:.1f} min",
                 f"- metrics measured by: `{current(m.get('metrics', {}).get('test', {}).get('command', '-'))}` "
                 f"({m.get('metrics', {}).get('test', {}).get('wall_time_s', '-')} s)"]
+    photo = ROOT / "assets" / "photo_attention.safetensors"
+    if photo.exists():
+        m = read_metadata(photo)
+        c, held = m["config"], m.get("metrics", {})
+        agree = held.get("holdout_agreement", {})
+        box = held.get("holdout_box_attention", {})
+        out += ["", "## `photo_attention`: the natural-photo head (not the paper's model)", "",
+                f"- {m.get('description')}",
+                f"- architecture: `{c['arch']}`, {c['heads']} heads, {c['glances']} glances by default, LSTM "
+                f"{c['lstm_size']}, keys {c['key_channels']}; trunk `{c['backbone']}` (frozen, output stride "
+                f"{c['output_stride']}), image {c['image_size']} px; {len(m['class_names'])} ImageNet classes",
+                f"- trunk weights: {m.get('weights_origin')}",
+                f"- trained by: `{m.get('command')}` ({(m.get('wall_time_s') or 0) / 60:.1f} min)",
+                "- held out (scikit-image's photographs, `docs/photos.md`): agreement with the pretrained network "
+                "at 1 / 2 / 4 / 8 glances " + " / ".join(fmt(agree.get(str(g), "-")) for g in (1, 2, 4, 8))
+                + f"; attention in pasted objects' boxes {fmt(box.get('mass_in_box', '-'))} against their share "
+                f"{fmt(box.get('box_share', '-'))} ({fmt(box.get('ratio', '-'))}x)"]
     print("\n".join(out))
 
 
