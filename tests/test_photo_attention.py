@@ -131,3 +131,24 @@ def test_inference_form_folds_every_trunk_batchnorm_and_keeps_the_outputs(fresh)
     with torch.no_grad():
         a, b = fresh(x), form(x)
     assert torch.allclose(a.logits, b.logits, atol=1e-3) and torch.allclose(a.attention, b.attention, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_distill_cache_is_reused_only_for_the_same_views(tmp_path, monkeypatch):
+    from experiments.distill import cli
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray((photo("coffee", 260)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(photos / "c.jpg")
+    store = tmp_path / "cache.pt"
+    args = ["--images", str(photos), "--views", "4", "--epochs", "1", "--batch-size", "4", "--glances", "1",
+            "--cache", str(store)]
+    first = main(get_args_parser().parse_args([*args, "--out", str(tmp_path / "a.safetensors")]))
+    assert store.exists()
+
+    def no_recompute(*a, **k):
+        raise AssertionError("the cached views should have been reused")
+    monkeypatch.setattr(cli, "cache", no_recompute)
+    second = main(get_args_parser().parse_args([*args, "--out", str(tmp_path / "b.safetensors")]))
+    assert second["history"] == first["history"]  # the same maps, the same seed: the same training
+    with pytest.raises(AssertionError, match="reused"):  # other views (another seed): computed afresh
+        main(get_args_parser().parse_args([*args, "--seed", "1", "--out", str(tmp_path / "c.safetensors")]))
