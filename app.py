@@ -307,7 +307,7 @@ class ImageChoice:
         return self.image[y0:y1, x0:x1]
 
 
-def choose_image(size: int, class_names: list[str]) -> ImageChoice | None:
+def choose_image(size: int, class_names: list[str], preferred_fit: str = "letterbox") -> ImageChoice | None:
     st.sidebar.header("Image")
     source = st.sidebar.radio("Source", ["Gallery", "Upload"], horizontal=True, key="source")
     if source == "Gallery":
@@ -322,7 +322,11 @@ def choose_image(size: int, class_names: list[str]) -> ImageChoice | None:
         return ImageChoice(sample.image, f"sample:{sample.name}", sample.name, label, sample.box, (), sample.name)
     up = st.sidebar.file_uploader("Image file", type=UPLOAD_TYPES, key="image_upload",
                                   max_upload_size=MAX_FILE_BYTES // 2**20)
-    fit = st.sidebar.selectbox("Fit to the model's square input", FIT_MODES, key="fit")
+    preferred_fit = preferred_fit if preferred_fit in FIT_MODES else FIT_MODES[0]
+    fit = st.sidebar.selectbox("Fit to the model's square input", FIT_MODES, index=FIT_MODES.index(preferred_fit),
+                               key=f"fit:{preferred_fit}",  # a model that prefers another fit starts from it
+                               help="The checkpoint's preferred fit first: letterbox for the task's dark "
+                                    "canvases, a centre crop for photo models trained on crops.")
     if up is None:
         st.info("Upload an image in the sidebar (PNG, JPEG, WebP, GIF, BMP, TIFF), or pick one "
                 "from the gallery.")
@@ -704,7 +708,7 @@ def main() -> None:
                + ("inference form (BatchNorm folded, channels last: about 0.6 of the eager cost per attack "
                   "step; not compiled, so the first attack costs what every later one does)"
                   if use_inference_form() else "eager model (S3TA_INFERENCE_FORM=0)"))
-    picked = choose_image(config.image_size, class_names)
+    picked = choose_image(config.image_size, class_names, str(model.metadata.get("input_fit", "letterbox")))
     st.session_state.setdefault("glances", min(model.default_glances, MAX_GLANCES))
     glances = st.sidebar.slider("Glances", 1, MAX_GLANCES, key="glances",
                                 help="How long the model looks (the defender). An attack keeps the count it "

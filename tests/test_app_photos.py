@@ -67,6 +67,7 @@ def test_a_photo_on_the_task_model_offers_the_photo_model_which_reads_a_cat(page
     assert not page.exception, page.exception
     assert page.sidebar.selectbox(key="model_choice").value == SHIPPED
     assert not any("far from the training data" in w.value for w in page.warning)
+    assert any(c.value.startswith("crop") for c in page.caption), [c.value for c in page.caption]  # its fit
     names = imagenet_class_names()
     clean = next(m.value for m in page.markdown if m.value.startswith("**Clean:"))
     assert any(names[c] in clean for c in CATS), clean

@@ -113,6 +113,7 @@ def test_distill_cli_writes_a_labelled_checkpoint(tmp_path):
     model, stored, _ = load_checkpoint(out)
     assert stored["description"].startswith("An attention head on a pretrained ImageNet classifier")
     assert stored["class_names"][285] == "Egyptian Mau" and len(meta["history"]) == 2
+    assert stored["input_fit"] == "crop"
     assert set(stored["metrics"]["holdout_agreement"]) == {"1", "2", "4", "8"}
     assert model.default_glances == 2
 

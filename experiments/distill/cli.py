@@ -159,6 +159,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             metrics["holdout_box_attention"] = box_attention(model, scenes, args.glances)
         print(json.dumps(metrics), flush=True)
     meta = {"class_names": imagenet_class_names(), "task": "natural-photos", "description": DESCRIPTION,
+            "input_fit": "crop",  # trained on crops of photos: the app centre-crops uploads by default
             "weights_origin": WEIGHTS_ORIGIN, "input_stats": input_stats(np.stack([v.image for v in train_views[:256]])
                                                                          .astype(np.float32) / 255),
             "recipe": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
