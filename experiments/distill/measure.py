@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.metrics import box_mass
+from model.metrics import mean_box_mass
 
 from .scenes import Scene
 
@@ -47,9 +47,8 @@ def box_attention(model: nn.Module, scenes: list[Scene], glances: int, batch_siz
     masses, shares = [], []
     for chunk in batches(with_box, batch_size):
         x = as_batch(chunk)
-        attention = model(x, glances=glances).attention.mean(dim=(1, 2)).numpy()  # (B, h, w)
         boxes = np.array([s.box for s in chunk])
-        masses.append(box_mass(attention, boxes, (x.shape[-2], x.shape[-1])))
+        masses.append(mean_box_mass(model(x, glances=glances).attention.numpy(), boxes, (x.shape[-2], x.shape[-1])))
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         shares.append(area / (x.shape[-1] * x.shape[-2]))
     mass, share = float(np.concatenate(masses).mean()), float(np.concatenate(shares).mean())
