@@ -15,7 +15,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +24,7 @@ from model import AttackConfig  # noqa: E402
 from model.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from model.data import make_batch  # noqa: E402
 from viz.catalog import open_checkpoint  # noqa: E402
-from viz.files import to_png  # noqa: E402
+from viz.files import to_jpeg, to_png  # noqa: E402
 from viz.frames import Display, caption, compare_panels  # noqa: E402
 from viz.runs import run_attack  # noqa: E402
 
@@ -56,11 +55,8 @@ def main() -> None:
     gap = np.full((12, width, 3), 255, np.uint8)
     figure = np.concatenate([part for b in blocks for part in (b, gap)][:-1])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.suffix.lower() in (".jpg", ".jpeg"):
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(figure, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
-        args.out.write_bytes(buf.tobytes())
-    else:
-        args.out.write_bytes(to_png(figure))
+    jpeg = args.out.suffix.lower() in (".jpg", ".jpeg")
+    args.out.write_bytes(to_jpeg(figure, 88) if jpeg else to_png(figure))
     print("\n".join(lines))
 
 

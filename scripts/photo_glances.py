@@ -2,9 +2,9 @@
 
     python scripts/photo_glances.py --checkpoint assets/photo_attention.safetensors --out docs/photo_glances.jpg
 
-One row per photograph (centre crop, 224 px): the attention of each glance (mean over heads)
-over the photo, captioned with the head's class and probability after that glance, and the
-pretrained network's own class for comparison.
+One row per photograph (centre crop, 224 px, prepared as the app prepares an upload): the
+attention of each glance (mean over heads) over the photo, captioned with the head's class and
+probability after that glance, and the pretrained network's own class for comparison.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -25,18 +24,11 @@ from skimage import data  # noqa: E402
 from model.efficientnet_lite import load_pretrained  # noqa: E402
 from model.inference import predict  # noqa: E402
 from viz.catalog import open_checkpoint  # noqa: E402
-from viz.files import to_png  # noqa: E402
+from viz.files import to_jpeg, to_png  # noqa: E402
 from viz.frames import caption, glance_frames  # noqa: E402
+from viz.images import prepare_image  # noqa: E402
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
-
-
-def square(image: np.ndarray, size: int) -> np.ndarray:
-    """Centre crop to a square, resized: (size, size, 3) float32 in [0, 1]."""
-    h, w = image.shape[:2]
-    s = min(h, w)
-    crop = image[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
 
 
 def main() -> None:
@@ -50,7 +42,8 @@ def main() -> None:
     names = model.metadata["class_names"]
     rows, lines = [], []
     for name in PHOTOS:
-        image = square(getattr(data, name)(), model.config.image_size)
+        # as the app prepares an upload for this model: centre crop (its input_fit), resized
+        image = prepare_image(to_png(getattr(data, name)()), model.config.image_size, "crop").image
         with torch.no_grad():
             pred = predict(model, image, args.glances)
             own = int(teacher(torch.from_numpy(image).permute(2, 0, 1)[None]).argmax(1))
@@ -65,11 +58,8 @@ def main() -> None:
     figure = np.concatenate([np.pad(r, ((0, 8), (0, width - r.shape[1]), (0, 0)), constant_values=255)
                              for r in rows])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.suffix.lower() in (".jpg", ".jpeg"):
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(figure, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
-        args.out.write_bytes(buf.tobytes())
-    else:
-        args.out.write_bytes(to_png(figure))
+    jpeg = args.out.suffix.lower() in (".jpg", ".jpeg")
+    args.out.write_bytes(to_jpeg(figure, 85) if jpeg else to_png(figure))
     print("\n".join(lines))
 
 
