@@ -17,12 +17,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
-from .fashion_mnist import CLASS_NAMES, load_fashion_mnist
-
-__all__ = ["CANVAS", "Canvas", "render_canvas", "ClutteredFashionMNIST", "make_batch"]
+__all__ = ["CANVAS", "Canvas", "render_canvas", "composite", "check_request"]
 
 CANVAS = 96
 ITEM_SIDE = (28, 44)
@@ -41,7 +37,8 @@ class Canvas:
     mask: np.ndarray  # (96, 96) float32: the item's opacity on the canvas
 
 
-def _composite(canvas: np.ndarray, alpha: np.ndarray, colour: np.ndarray, x: int, y: int) -> None:
+def composite(canvas: np.ndarray, alpha: np.ndarray, colour: np.ndarray, x: int, y: int) -> None:
+    """Paint ``colour`` onto ``canvas`` at (x, y) with opacity ``alpha`` (in place)."""
     h, w = alpha.shape
     region = canvas[y:y + h, x:x + w]
     a = alpha[..., None]
@@ -49,9 +46,8 @@ def _composite(canvas: np.ndarray, alpha: np.ndarray, colour: np.ndarray, x: int
     region += a * colour
 
 
-def render_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int,
-                  seed: int = 0) -> Canvas:
-    """Render canvas ``index`` of ``split``; the item is ``images[index % len(images)]``."""
+def check_request(images: np.ndarray, labels: np.ndarray, split: str, index: int) -> int:
+    """The number of items, after checking a render request (split, index, images and labels)."""
     n = len(images)
     if split not in _SPLIT_IDS:
         raise ValueError(f"split must be one of {sorted(_SPLIT_IDS)}, got {split!r}")
@@ -59,6 +55,13 @@ def render_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int
         raise ValueError(f"index must be an integer >= 0, got {index!r}")
     if n == 0 or len(labels) != n:
         raise ValueError(f"need as many labels as images (>= 1), got {len(labels)} and {n}")
+    return n
+
+
+def render_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int,
+                  seed: int = 0) -> Canvas:
+    """Render canvas ``index`` of ``split``; the item is ``images[index % len(images)]``."""
+    n = check_request(images, labels, split, index)
     rng = np.random.default_rng([seed, _SPLIT_IDS[split], index])
     canvas = rng.uniform(0.0, 0.25, size=3).astype(np.float32)[None, None, :] \
         + rng.uniform(0.0, 0.06, size=(CANVAS, CANVAS, 3)).astype(np.float32)
@@ -72,7 +75,7 @@ def render_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int
         cx, cy = rng.integers(0, 28 - side + 1, size=2)
         crop = images[other, cy:cy + side, cx:cx + side].astype(np.float32) / 255.0
         x, y = rng.integers(0, CANVAS - side + 1, size=2)
-        _composite(canvas, crop, rng.uniform(0.4, 1.0, size=3).astype(np.float32), int(x), int(y))
+        composite(canvas, crop, rng.uniform(0.4, 1.0, size=3).astype(np.float32), int(x), int(y))
 
     side = int(rng.integers(ITEM_SIDE[0], ITEM_SIDE[1] + 1))
     alpha = cv2.resize(images[item], (side, side), interpolation=cv2.INTER_LINEAR)
@@ -80,7 +83,7 @@ def render_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int
     x, y = (int(v) for v in rng.integers(0, CANVAS - side + 1, size=2))
     colour = rng.uniform(0.5, 1.0, size=3).astype(np.float32)
     colour[rng.integers(3)] = 1.0  # bright: at least one channel at full intensity
-    _composite(canvas, alpha, colour, x, y)
+    composite(canvas, alpha, colour, x, y)
 
     ys, xs = np.nonzero(alpha > BOX_THRESHOLD)
     box = (x + int(xs.min()), y + int(ys.min()), x + int(xs.max()) + 1, y + int(ys.max()) + 1)
@@ -88,41 +91,3 @@ def render_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int
     mask[y:y + side, x:x + side] = alpha
     np.clip(canvas, 0.0, 1.0, out=canvas)
     return Canvas(canvas, int(labels[item]), box, item, mask)
-
-
-class ClutteredFashionMNIST(Dataset):
-    """``length`` canvases of ``split``; item i is (image (3, 96, 96) float, label, box (4,))."""
-
-    classes = CLASS_NAMES
-
-    def __init__(self, split: str = "train", length: int | None = None, seed: int = 0,
-                 root: str | None = None) -> None:
-        if split not in _SPLIT_IDS:
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        self.images, self.labels = load_fashion_mnist(split, root)
-        self.split, self.seed = split, seed
-        self.length = len(self.images) if length is None else int(length)
-        if self.length < 1:
-            raise ValueError(f"length must be >= 1, got {length!r}")
-
-    def set_seed(self, seed: int) -> None:
-        """Change the seed (e.g. per epoch, for fresh training canvases)."""
-        self.seed = seed
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, torch.Tensor]:
-        if not 0 <= index < self.length:
-            raise IndexError(index)
-        c = render_canvas(self.images, self.labels, self.split, index, self.seed)
-        return torch.from_numpy(c.image).permute(2, 0, 1).contiguous(), c.label, torch.tensor(c.box)
-
-
-def make_batch(split: str, indices: range | list[int], seed: int = 0, root: str | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Stack canvases: images (B, 3, 96, 96), labels (B,), boxes (B, 4)."""
-    ds = ClutteredFashionMNIST(split, seed=seed, root=root)
-    items = [ds[i] for i in indices]
-    return (torch.stack([i[0] for i in items]), torch.tensor([i[1] for i in items]),
-            torch.stack([i[2] for i in items]))

@@ -1,0 +1,111 @@
+"""The cued task: determinism, the spec (cue colour = the named item's, three palette items,
+placement rules), the fallback slots, and the task registry used by training and evaluation."""
+
+import numpy as np
+import pytest
+import torch
+
+from model.data import CANVAS_TASKS, ClutteredFashionMNIST, check_task, load_fashion_mnist, make_batch
+from model.data.cued import (
+    CUE_CLEAR,
+    CUE_SIDE,
+    FALLBACK_SLOTS,
+    ITEM_SIDE,
+    PALETTE,
+    cued_layout,
+    render_cued_canvas,
+)
+
+
+@pytest.fixture(scope="module")
+def test_split():
+    return load_fashion_mnist("test")
+
+
+def _palette_index(colour: np.ndarray) -> int:
+    distances = np.abs(PALETTE - colour).max(axis=1)
+    assert distances.min() < 0.02, f"{colour} is not a palette colour"
+    return int(distances.argmin())
+
+
+def test_cued_canvas_is_a_pure_function_of_split_index_seed(test_split):
+    images, labels = test_split
+    a = render_cued_canvas(images, labels, "test", 5, seed=3)
+    b = render_cued_canvas(images, labels, "test", 5, seed=3)
+    np.testing.assert_array_equal(a.image, b.image)
+    assert a.box == b.box
+    assert not np.array_equal(a.image, render_cued_canvas(images, labels, "test", 5, seed=4).image)
+    assert not np.array_equal(a.image, render_cued_canvas(images, labels, "train", 5, seed=3).image)
+
+
+def test_cued_canvases_follow_the_specification(test_split):
+    images, labels = test_split
+    cue_colours = set()
+    for i in range(200):
+        c = render_cued_canvas(images, labels, "test", i)
+        assert c.image.shape == (96, 96, 3) and c.image.dtype == np.float32
+        assert 0.0 <= c.image.min() and c.image.max() <= 1.0
+        assert c.label == labels[i] and c.item_index == i
+        cue = c.image[:CUE_SIDE, :CUE_SIDE].reshape(-1, 3)
+        assert np.ptp(cue, axis=0).max() == 0  # one flat colour
+        cue_colours.add(_palette_index(cue[0]))
+        x0, y0, x1, y1 = c.box
+        assert max(x1 - x0, y1 - y0) <= ITEM_SIDE[1]
+        ys, xs = np.nonzero(c.mask > 0.1)
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == c.box
+        assert (x1 > CUE_CLEAR or y1 > CUE_CLEAR)  # the item's square is clear of the cue corner
+        strong = c.mask > 0.99
+        if strong.any():  # the named item is painted in the cue's colour, on top
+            np.testing.assert_allclose(c.image[strong], np.broadcast_to(cue[0], c.image[strong].shape), atol=0.02)
+    assert len(cue_colours) == len(PALETTE)  # every palette colour serves as the cue
+
+
+def test_layouts_follow_the_specification(test_split):
+    _, labels = test_split
+    for i in range(500):
+        layout = cued_layout(np.random.default_rng([0, 11, i]), labels, i)
+        assert layout.items[-1] == i and len(layout.items) == 3
+        assert len({int(labels[k]) for k in layout.items}) == 3  # three different classes
+        assert len({_palette_index(c) for c in layout.colours}) == 3  # three different tints
+        squares = [(x, y, s) for (x, y), s in zip(layout.positions, layout.sides)]
+        for k, (x, y, s) in enumerate(squares):
+            assert ITEM_SIDE[0] <= s <= ITEM_SIDE[1]
+            assert 0 <= x and x + s <= 96 and 0 <= y and y + s <= 96
+            assert x >= CUE_CLEAR or y >= CUE_CLEAR
+            for bx, by, bs in squares[k + 1:]:
+                assert not (x < bx + bs and bx < x + s and y < by + bs and by < y + s)
+        assert 4 <= len(layout.fragments) <= 6
+        for other, side, *_, colour in layout.fragments:
+            assert other not in layout.items and 9 <= side <= 12
+            assert 0.3 <= colour.min() and colour.max() <= 0.7
+
+
+def test_fallback_slots_are_valid_for_every_side():
+    side = ITEM_SIDE[1]
+    squares = [(x, y) for x, y in FALLBACK_SLOTS]
+    for k, (x, y) in enumerate(squares):
+        assert x + side <= 96 and y + side <= 96 and (x >= CUE_CLEAR or y >= CUE_CLEAR)
+        for bx, by in squares[k + 1:]:
+            assert not (x < bx + side and bx < x + side and y < by + side and by < y + side)
+
+
+def test_cued_task_needs_three_classes():
+    images = np.zeros((4, 28, 28), np.uint8)
+    with pytest.raises(ValueError, match="at least 3 classes"):
+        render_cued_canvas(images, np.array([0, 0, 1, 1]), "test", 0)
+
+
+def test_task_registry_and_batches():
+    assert set(CANVAS_TASKS) == {"cluttered-fashion-mnist", "cued-fashion-mnist"}
+    with pytest.raises(ValueError, match="unknown canvas task"):
+        check_task("mnist")
+    with pytest.raises(ValueError, match="unknown canvas task"):
+        ClutteredFashionMNIST("test", 4, task="mnist")
+    cued, y, _ = make_batch("test", [0, 1, 2], task="cued-fashion-mnist")
+    plain, y_plain, _ = make_batch("test", [0, 1, 2])
+    assert cued.shape == plain.shape == (3, 3, 96, 96)
+    torch.testing.assert_close(y, y_plain)  # the same items are named, on different canvases
+    assert not torch.equal(cued, plain)
+    ds = ClutteredFashionMNIST("train", 2, task="cued-fashion-mnist")
+    assert ds.task == "cued-fashion-mnist" and ds[1][0].shape == (3, 96, 96)
+
