@@ -109,3 +109,25 @@ def test_task_registry_and_batches():
     ds = ClutteredFashionMNIST("train", 2, task="cued-fashion-mnist")
     assert ds.task == "cued-fashion-mnist" and ds[1][0].shape == (3, 96, 96)
 
+
+
+def test_a_cued_checkpoint_records_its_task_and_is_evaluated_on_it(tmp_path):
+    from experiments.evaluate import cli as evaluate
+    from experiments.train import get_args_parser, main
+    from tests.test_train import TINY
+
+    main(get_args_parser().parse_args(["--out", str(tmp_path / "cued"), "--set", "train.epochs=1",
+                                       "--set", "train.task=cued-fashion-mnist", *TINY]))
+    path = tmp_path / "cued" / "model.safetensors"
+    from model.checkpoint import read_metadata
+    assert read_metadata(path)["task"] == "cued-fashion-mnist"
+    result = evaluate.main(evaluate.get_args_parser().parse_args(
+        ["floors", "--checkpoint", str(path), "--n", "4", "--batch-size", "4"]))
+    assert result["task"] == "cued-fashion-mnist" and result["n"] == 4
+    with pytest.raises(SystemExit, match="different tasks"):
+        evaluate.main(evaluate.get_args_parser().parse_args(
+            ["grid", "--checkpoints", str(path), "assets/s3ta_default.safetensors", "--n", "2",
+             "--glances", "1", "--steps", "0", "--eps", "8", "--targets", "random", "--out", str(tmp_path / "g")]))
+    with pytest.raises(SystemExit, match="not a canvas task"):
+        evaluate.main(evaluate.get_args_parser().parse_args(
+            ["floors", "--checkpoint", "assets/photo_attention.safetensors", "--n", "2"]))

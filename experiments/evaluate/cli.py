@@ -30,7 +30,7 @@ import torch
 import torch.distributed as dist
 
 from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, store_metrics
-from model.data import ImageFolder
+from model.data import CANVAS_TASKS, DEFAULT_TASK, ImageFolder
 from model.data.transforms import EvalTransform
 from model.distributed import is_main, setup_distributed
 from model.inference_form import inference_form
@@ -110,6 +110,21 @@ def model_names(paths: list[Path]) -> dict[Path, str]:
     return {p: p.stem if stems.count(p.stem) == 1 else f"{p.parent.name}/{p.stem}" for p in paths}
 
 
+def canvas_task(metas: list[dict[str, Any]], paths: list[Path]) -> str:
+    """The canvas task every checkpoint was trained on (from its metadata; checkpoints from
+    before tasks were recorded: the cluttered task). Mixed tasks are refused: a grid or a
+    transfer table compares models on the same canvases."""
+    tasks = {str(p): m.get("task", DEFAULT_TASK) for p, m in zip(paths, metas)}
+    if len(set(tasks.values())) > 1:
+        raise SystemExit("these checkpoints were trained on different tasks; evaluate them separately: "
+                         + ", ".join(f"{p} ({t})" for p, t in tasks.items()))
+    task = next(iter(tasks.values()))
+    if task not in CANVAS_TASKS:
+        raise SystemExit(f"{next(iter(tasks))} was trained on {task!r}, not a canvas task; "
+                         "use the folder mode with its images")
+    return task
+
+
 def _write_json(path: Path | None, data: Any) -> None:
     print(json.dumps(data, indent=1))
     if path:
@@ -126,9 +141,11 @@ def _run(args: argparse.Namespace) -> Any:
     if args.mode == "grid":
         paths = args.checkpoints or [DEFAULT_CHECKPOINT, DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors"]
         names = model_names(paths)
-        models = {names[p]: inference_form(load_checkpoint(p, device)[0]) for p in paths}
+        loaded = [load_checkpoint(p, device) for p in paths]
+        task = canvas_task([meta for _, meta, _ in loaded], paths)
+        models = {names[p]: inference_form(model) for p, (model, _, _) in zip(paths, loaded)}
         rows = robustness_grid(models, args.n, args.glances, args.steps, args.eps, args.targets,
-                               args.batch_size, args.seed, progress=main_rank)
+                               args.batch_size, args.seed, progress=main_rank, task=task)
         if main_rank:
             write_grid(rows, args.out, command)
             print(grid_markdown(rows))
@@ -138,10 +155,13 @@ def _run(args: argparse.Namespace) -> Any:
         return rows
     if args.mode == "transfer":
         names = model_names(args.checkpoints)
-        models = {names[p]: inference_form(load_checkpoint(p, device)[0]) for p in args.checkpoints}
-        judge = inference_form(load_checkpoint(args.judge, device)[0])
+        paths = [*args.checkpoints, args.judge]
+        loaded = [load_checkpoint(p, device) for p in paths]
+        task = canvas_task([meta for _, meta, _ in loaded], paths)
+        models = {names[p]: inference_form(model) for p, (model, _, _) in zip(args.checkpoints, loaded)}
+        judge = inference_form(loaded[-1][0])
         rows = target_transfer(models, judge, args.n, args.eps, args.steps, args.batch_size, args.seed,
-                               progress=main_rank)
+                               progress=main_rank, task=task)
         if main_rank:
             _write_json(args.json, {"command": command, "judge": str(args.judge), "rows": rows})
         return rows
@@ -157,8 +177,11 @@ def _run(args: argparse.Namespace) -> Any:
         return rows
     path = args.checkpoint or DEFAULT_CHECKPOINT
     model, meta, _ = load_checkpoint(path, device)
+    task = canvas_task([meta], [path])
     t0 = time.time()
-    result = task_metrics(inference_form(model), args.n, args.glances, args.batch_size, args.seed, progress=main_rank)
+    result = task_metrics(inference_form(model), args.n, args.glances, args.batch_size, args.seed,
+                          progress=main_rank, task=task)
+    result["task"] = task
     result["wall_time_s"] = round(time.time() - t0, 1)
     result["command"] = command
     if main_rank:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from model.attacks import AttackConfig, pgd
-from model.data import CANVAS, ImageFolder, make_batch
+from model.data import CANVAS, DEFAULT_TASK, ImageFolder, make_batch
 from model.distributed import all_reduce_sum, gather_array, is_main, shard
 from model.metrics import mean_box_mass
 from model.seeds import eval_attack_seed
@@ -57,7 +57,7 @@ def _device(model: nn.Module) -> torch.device:
 
 def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
                  batch_size: int = 100, seed: int = 0, attack_steps: int = 20,
-                 progress: bool = True) -> dict[str, Any]:
+                 progress: bool = True, task: str = DEFAULT_TASK) -> dict[str, Any]:
     """The floor metrics on the first ``n`` test canvases (seed ``seed``), at ``glances`` (the
     model's default when None): clean accuracy (and per glance count 1..16 where the model has
     glances), accuracy under PGD towards a random wrong class at 8/255, the attention mass on
@@ -76,7 +76,7 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
     mine = shard(list(range(0, n, batch_size)))  # under torchrun each rank takes every world-th batch
     with progress_bar(len(mine), "evaluate", progress) as bar:
         for b, start in mine:
-            x, y, boxes = make_batch("test", range(start, min(n, start + batch_size)), seed=seed)
+            x, y, boxes = make_batch("test", range(start, min(n, start + batch_size)), seed=seed, task=task)
             x, y = x.to(device), y.to(device)
             with torch.no_grad():  # one unroll serves every count: glance t never sees later ones
                 out = model(x, glances=max(glances, max(per_glance)))
@@ -117,7 +117,7 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
 def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequence[int] = (1, 2, 4, 8, 16),
                     steps: Sequence[int] = (0, 10, 20, 50), eps_255: Sequence[float] = (8, 16),
                     targets: Sequence[str] = ("random", "untargeted"), batch_size: int = 100,
-                    seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:
+                    seed: int = 0, progress: bool = True, task: str = DEFAULT_TASK) -> list[dict[str, Any]]:
     """Accuracy under L-inf PGD for every (model, glances, target, eps, steps), with attention on
     the item clean and adversarial. Each step count is its own attack (the default step size
     depends on it); a model without glances is run once, reported as glances=1."""
@@ -129,7 +129,7 @@ def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequenc
                     for k in steps:
                         jobs.append((name, model, g, t, e, k))
     mine = shard([range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)])
-    batches = [(b, make_batch("test", idx, seed=seed)) for b, idx in mine]  # this rank's shard
+    batches = [(b, make_batch("test", idx, seed=seed, task=task)) for b, idx in mine]  # this rank's shard
     clean_mass: dict[tuple[str, int, int], np.ndarray] = {}
     rows = []
     with progress_bar(len(jobs) * len(batches), "grid", progress) as bar:
@@ -199,7 +199,7 @@ def folder_robustness(model: nn.Module, dataset: ImageFolder, glances: Sequence[
 
 def target_transfer(models: dict[str, nn.Module], judge: nn.Module, n: int = 1000, eps_255: float = 32,
                     steps: int = 20, batch_size: int = 100, seed: int = 0,
-                    progress: bool = True) -> list[dict[str, Any]]:
+                    progress: bool = True, task: str = DEFAULT_TASK) -> list[dict[str, Any]]:
     """Does the target class appear in the perturbation? For each model: targeted L-inf PGD
     towards a random wrong class on the first ``n`` test canvases (the same targets for every
     model: they depend on the seed and labels only), then ``judge``, a model never used to craft
@@ -218,7 +218,7 @@ def target_transfer(models: dict[str, nn.Module], judge: nn.Module, n: int = 100
             success, as_target, as_true = [], [], []
             control: dict[str, list[np.ndarray]] = {"clean": [], "true": [], "target": []}
             for b, idx in mine:
-                x, y, _ = make_batch("test", idx, seed=seed)
+                x, y, _ = make_batch("test", idx, seed=seed, task=task)
                 x, y = x.to(device), y.to(device)
                 res = pgd(model, x, y, cfg, glances=model.default_glances, seed=eval_attack_seed(seed, b))
                 targets = res.targets.cpu()

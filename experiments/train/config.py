@@ -9,10 +9,11 @@ from typing import Any, Sequence
 
 from model.attacks import AttackConfig
 from model.config import ModelConfig
+from model.data import CANVAS_TASKS
 
 __all__ = ["AdvConfig", "TrainConfig", "load_configs", "TASKS"]
 
-TASKS = ("cluttered-fashion-mnist", "imagefolder")
+TASKS = (*CANVAS_TASKS, "imagefolder")
 OPTIMIZERS = ("adamw", "sgd")
 ADV_METHODS = ("none", "pgd", "fgsm")
 
@@ -46,7 +47,7 @@ class AdvConfig:
 class TrainConfig:
     """The training recipe (data, optimisation, glances, adversarial examples, scale options)."""
 
-    task: str = "cluttered-fashion-mnist"
+    task: str = "cluttered-fashion-mnist"  # a canvas task (model.data.CANVAS_TASKS) or "imagefolder"
     data_root: str | None = None  # imagefolder: root with train/ (and val/); fmnist: IDX folder
     train_size: int = 60000  # canvases per epoch (fresh ones every epoch)
     val_size: int = 500  # validation examples scored after each epoch (canvases, or folder images)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset, Subset
 
-from model.data import CLASS_NAMES, ClutteredFashionMNIST, ImageFolder
+from model.data import CANVAS_TASKS, CLASS_NAMES, ClutteredFashionMNIST, ImageFolder
 from model.data.stats import input_stats
 from model.data.transforms import EvalTransform, TrainTransform
 from model.seeds import VALIDATION_SEED
@@ -21,9 +21,10 @@ __all__ = ["build_datasets", "readable_names", "training_input_stats"]
 
 def build_datasets(cfg: TrainConfig, image_size: int) -> tuple[Any, Any, list[str]]:
     """(training set, validation set, class names) of the recipe's task."""
-    if cfg.task == "cluttered-fashion-mnist":
-        train = ClutteredFashionMNIST("train", cfg.train_size, seed=cfg.seed, root=cfg.data_root)
-        val = ClutteredFashionMNIST("test", cfg.val_size, seed=VALIDATION_SEED, root=cfg.data_root)
+    if cfg.task in CANVAS_TASKS:
+        train = ClutteredFashionMNIST("train", cfg.train_size, seed=cfg.seed, root=cfg.data_root, task=cfg.task)
+        val = ClutteredFashionMNIST("test", cfg.val_size, seed=VALIDATION_SEED, root=cfg.data_root,
+                                    task=cfg.task)
         return train, val, list(CLASS_NAMES)
     if not cfg.data_root:
         raise ValueError("task imagefolder needs train.data_root (a folder with train/ and val/)")
