@@ -32,7 +32,7 @@ import numpy as np
 
 from .cluttered import BOX_THRESHOLD, CANVAS, FRAGMENT_SIDE, Canvas, check_request, composite
 
-__all__ = ["PALETTE", "CUE_SIDE", "CUE_CLEAR", "CuedLayout", "cued_layout", "render_cued_canvas"]
+__all__ = ["PALETTE", "CUE_SIDE", "CUE_CLEAR", "CuedLayout", "cued_layout", "cued_scene", "render_cued_canvas"]
 
 PALETTE = np.array([[1.0, 0.2, 0.2], [0.2, 1.0, 0.2], [0.3, 0.4, 1.0],
                     [1.0, 1.0, 0.2], [1.0, 0.2, 1.0], [0.2, 1.0, 1.0]], np.float32)
@@ -110,6 +110,12 @@ def cued_layout(rng: np.random.Generator, labels: np.ndarray, item: int) -> Cued
 def render_cued_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int,
                        seed: int = 0) -> Canvas:
     """Render cued canvas ``index`` of ``split``; the named item is ``images[index % len(images)]``."""
+    return cued_scene(images, labels, split, index, seed)[0]
+
+
+def cued_scene(images: np.ndarray, labels: np.ndarray, split: str, index: int,
+               seed: int = 0) -> tuple[Canvas, CuedLayout]:
+    """The cued canvas and its layout (where the distractors are, for measuring attention on them)."""
     n = check_request(images, labels, split, index)
     if len(np.unique(labels)) < ITEMS:
         raise ValueError(f"the cued task needs items of at least {ITEMS} classes")
@@ -130,4 +136,4 @@ def render_cued_canvas(images: np.ndarray, labels: np.ndarray, split: str, index
     mask = np.zeros((CANVAS, CANVAS), np.float32)
     mask[y:y + side, x:x + side] = alpha
     np.clip(canvas, 0.0, 1.0, out=canvas)
-    return Canvas(canvas, int(labels[layout.items[-1]]), box, layout.items[-1], mask)
+    return Canvas(canvas, int(labels[layout.items[-1]]), box, layout.items[-1], mask), layout
