@@ -9,7 +9,7 @@ from PIL import Image
 from experiments.distill import get_args_parser, main
 from experiments.distill.cli import cache, distill_loss
 from experiments.distill.measure import box_attention
-from experiments.distill.scenes import Scene, composite, make_views
+from experiments.distill.scenes import Scene, composite, make_views, object_view
 from model import build_model
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.efficientnet_lite import load_pretrained
@@ -153,3 +153,28 @@ def test_distill_cache_is_reused_only_for_the_same_views(tmp_path, monkeypatch):
     assert second["history"] == first["history"]  # the same maps, the same seed: the same training
     with pytest.raises(AssertionError, match="reused"):  # other views (another seed): computed afresh
         main(get_args_parser().parse_args([*args, "--seed", "1", "--out", str(tmp_path / "c.safetensors")]))
+
+
+def test_object_view_crops_the_box_square_and_stays_inside():
+    image = np.zeros((224, 224, 3), np.uint8)
+    image[180:220, 190:220] = (250, 0, 0)  # an object near the corner
+    view = object_view(Scene(image, (190, 180, 220, 220)))
+    assert view.shape == (224, 224, 3)
+    red = (view[..., 0] > 200).mean()
+    assert 0.4 < red < 0.8  # the object fills most of the view, with a margin around it
+    with pytest.raises(ValueError, match="no pasted object"):
+        object_view(Scene(image, None))
+
+
+def test_object_teacher_reads_the_objects_of_scenes_only(fresh):
+    class MeanRed(torch.nn.Module):  # a stand-in teacher: its "logits" say how red the view is
+        def forward(self, x):
+            return x[:, :1].mean(dim=(2, 3)).repeat(1, 1000)
+
+    image = np.zeros((224, 224, 3), np.uint8)
+    image[100:140, 100:140] = (255, 0, 0)
+    views = [Scene(image, (100, 100, 140, 140)), Scene(image, None)]
+    _, whole = cache(fresh, MeanRed(), views)
+    _, objects = cache(fresh, MeanRed(), views, object_teacher=True)
+    assert objects[0, 0] > 0.5 > whole[0, 0]  # the scene's teacher saw the object up close
+    torch.testing.assert_close(objects[1], whole[1])  # a plain crop keeps its teacher

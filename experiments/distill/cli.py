@@ -32,7 +32,7 @@ from model.imagenet_names import imagenet_class_names
 from model.photo_attention import PhotoAttention, photo_config
 
 from .measure import agreement, as_batch, batches, box_attention
-from .scenes import Scene, list_images, load_rgb, load_rgba, make_views
+from .scenes import Scene, list_images, load_rgb, load_rgba, make_views, object_view
 
 __all__ = ["get_args_parser", "main", "cli", "DESCRIPTION"]
 
@@ -63,6 +63,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--output-stride", type=int, default=16, choices=(16, 32),
                    help="16: the last stride dilated, a 14x14 map at 224 px; 32: the original 7x7")
+    p.add_argument("--object-teacher", action="store_true",
+                   help="on scenes with a pasted object, learn the teacher's classes of the object on its own "
+                        "(its box, cropped and enlarged) instead of the whole scene's: to match, the head has "
+                        "to read the object")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--cache", type=Path, default=None,
@@ -89,12 +93,15 @@ def _views(photos_dir: Path, cutouts_dir: Path | None, n: int, seed: int) -> lis
 
 @torch.no_grad()
 def cache(model: PhotoAttention, teacher: torch.nn.Module, views: list[Scene],
-          batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """(trunk feature maps (N, C, 14, 14) in fp16, teacher logits (N, 1000)) of the views."""
+          batch_size: int = 32, object_teacher: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(trunk feature maps (N, C, 14, 14) in fp16, teacher logits (N, 1000)) of the views; with
+    ``object_teacher`` a scene's logits are the teacher's on its pasted object alone."""
     maps, logits = [], []
     for chunk in batches(views, batch_size):
         x = as_batch(chunk)
         maps.append(model.trunk.features(x).half())
+        if object_teacher:
+            x = as_batch([Scene(object_view(v), None) if v.box is not None else v for v in chunk])
         logits.append(teacher(x))
     return torch.cat(maps), torch.cat(logits)
 
@@ -120,11 +127,13 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     key = {"images": str(args.images), "cutouts": str(args.cutouts), "views": args.views, "seed": args.seed}
     if args.output_stride != 16:  # the maps of another trunk
         key["output_stride"] = args.output_stride
+    if args.object_teacher:  # other logits for the scenes
+        key["object_teacher"] = True
     stored = torch.load(args.cache, weights_only=True) if args.cache and args.cache.exists() else None
     if stored is not None and stored.get("key") == json.dumps(key, sort_keys=True):
         maps, teacher_logits = stored["maps"], stored["logits"]
     else:
-        maps, teacher_logits = cache(model, teacher, train_views)
+        maps, teacher_logits = cache(model, teacher, train_views, object_teacher=args.object_teacher)
         if args.cache:
             torch.save({"key": json.dumps(key, sort_keys=True), "maps": maps, "logits": teacher_logits}, args.cache)
     print(f"cached {len(train_views)} views in {time.time() - t0:.0f} s", flush=True)

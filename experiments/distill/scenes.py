@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "load_rgb", "load_rgba", "random_crop", "composite", "Scene",
-           "make_views"]
+           "make_views", "object_view"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 MAX_SIDE = 640  # photographs are shrunk to this on load: crops are 224 px, wallpapers 4K
@@ -89,6 +89,21 @@ def composite(background: np.ndarray, cutout: np.ndarray, rng: np.random.Generat
     box = (x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1, y0 + int(ys.max()) + 1) \
         if ys.size else None
     return Scene((out * 255).round().astype(np.uint8), box)
+
+
+def object_view(scene: Scene, margin: float = 0.15) -> np.ndarray:
+    """The pasted object on its own: the square around the scene's box, widened by ``margin`` of
+    its side (kept inside the image), resized to the scene's size. What an object teacher sees."""
+    if scene.box is None:
+        raise ValueError("the scene has no pasted object")
+    size = scene.image.shape[0]
+    x0, y0, x1, y1 = scene.box
+    side = min(size, int(round(max(x1 - x0, y1 - y0) * (1 + 2 * margin))))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    left = int(np.clip(round(cx - side / 2), 0, size - side))
+    top = int(np.clip(round(cy - side / 2), 0, size - side))
+    crop = Image.fromarray(scene.image[top:top + side, left:left + side])
+    return np.asarray(crop.resize((size, size), Image.BILINEAR))
 
 
 def make_views(photos: list[np.ndarray], cutouts: list[np.ndarray], n: int, seed: int, size: int = 224,
