@@ -23,6 +23,7 @@ import torch
 import model.inference_form as inference
 from model.attacks import MAX_RESTARTS, AttackConfig
 from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, file_sha256
+from model.data import DEFAULT_TASK
 from model.factory import ARCHITECTURES
 from viz.catalog import (
     MAX_CHECKPOINT_BYTES,
@@ -307,7 +308,8 @@ class ImageChoice:
         return self.image[y0:y1, x0:x1]
 
 
-def choose_image(size: int, class_names: list[str], preferred_fit: str = "letterbox") -> ImageChoice | None:
+def choose_image(size: int, class_names: list[str], preferred_fit: str = "letterbox",
+                 task: str = DEFAULT_TASK) -> ImageChoice | None:
     st.sidebar.header("Image")
     source = st.sidebar.radio("Source", ["Gallery", "Upload"], horizontal=True, key="source")
     if source == "Gallery":
@@ -318,6 +320,9 @@ def choose_image(size: int, class_names: list[str], preferred_fit: str = "letter
             st.warning(f"The gallery holds {sample.image.shape[0]} px canvases of the default task; "
                        f"this model takes {size} px. Upload an image instead.")
             return None
+        if task != DEFAULT_TASK:
+            st.warning(f"The gallery holds canvases of the default task ({DEFAULT_TASK}); this model was "
+                       f"trained on {task}, so its answers here are outside its task.")
         label = sample.label if class_names[sample.label] == sample.class_name else None
         return ImageChoice(sample.image, f"sample:{sample.name}", sample.name, label, sample.box, (), sample.name)
     up = st.sidebar.file_uploader("Image file", type=UPLOAD_TYPES, key="image_upload",
@@ -708,7 +713,8 @@ def main() -> None:
                + ("inference form (BatchNorm folded, channels last: about 0.6 of the eager cost per attack "
                   "step; not compiled, so the first attack costs what every later one does)"
                   if use_inference_form() else "eager model (S3TA_INFERENCE_FORM=0)"))
-    picked = choose_image(config.image_size, class_names, str(model.metadata.get("input_fit", "letterbox")))
+    picked = choose_image(config.image_size, class_names, str(model.metadata.get("input_fit", "letterbox")),
+                          str(model.metadata.get("task", DEFAULT_TASK)))
     st.session_state.setdefault("glances", min(model.default_glances, MAX_GLANCES))
     glances = st.sidebar.slider("Glances", 1, MAX_GLANCES, key="glances",
                                 help="How long the model looks (the defender). An attack keeps the count it "

@@ -259,3 +259,18 @@ def test_a_failing_attack_gets_a_message_and_the_page_goes_on(app, monkeypatch):
     assert not app.exception
     assert any("out of memory" in e.value and "fewer steps" in e.value for e in app.error)
     assert figure(app, "glances_chart")["frames"]  # the clean view is still there
+
+
+def test_a_model_of_another_canvas_task_is_warned_about_the_gallery(app, tmp_path):
+    from experiments.train import get_args_parser, main
+
+    from .test_train import TINY
+    main(get_args_parser().parse_args(["--out", str(tmp_path / "cued"), "--set", "train.epochs=1",
+                                       "--set", "train.task=cued-fashion-mnist", *TINY]))
+    assert not any("outside its task" in w.value for w in app.warning)  # the default model: no warning
+    app.sidebar.selectbox(key="model_choice").set_value("Upload a checkpoint…").run()
+    data = (tmp_path / "cued" / "model.safetensors").read_bytes()
+    app.sidebar.file_uploader(key="ckpt_upload").set_value(("cued.safetensors", data, "application/octet-stream")).run()
+    assert not app.exception, app.exception
+    assert any("cued-fashion-mnist" in w.value and "outside its task" in w.value for w in app.warning)
+    assert len(figure(app, "glances_chart")["frames"]) >= 1  # the page still runs it on the canvas
