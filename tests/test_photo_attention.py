@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from experiments.distill import get_args_parser, main
-from experiments.distill.cli import cache, distill_loss
+from experiments.distill.cli import attention_entropy, cache, distill_loss
 from experiments.distill.measure import box_attention
 from experiments.distill.scenes import Scene, composite, make_views, object_view
 from model import build_model
@@ -118,7 +118,17 @@ def test_distill_cli_writes_a_labelled_checkpoint(tmp_path):
     assert model.default_glances == 2
 
 
-@pytest.mark.parametrize("flag,value", [("--views", "0"), ("--sharpen", "0"), ("--epochs", "-1"), ("--heads", "0")])
+def test_attention_entropy_is_log_n_when_uniform_and_zero_when_peaked():
+    uniform = torch.full((2, 3, 4, 14, 14), 1 / 196)
+    peaked = torch.zeros(2, 3, 4, 14, 14)
+    peaked[..., 5, 7] = 1.0
+    assert attention_entropy(uniform).item() == pytest.approx(np.log(196), rel=1e-5)
+    assert attention_entropy(peaked).item() == pytest.approx(0.0, abs=1e-6)
+    assert 0 < attention_entropy((peaked + uniform) / 2).item() < np.log(196)
+
+
+@pytest.mark.parametrize("flag,value", [("--views", "0"), ("--sharpen", "0"), ("--epochs", "-1"), ("--heads", "0"),
+                                        ("--entropy-weight", "-1")])
 def test_distill_cli_refuses_bad_settings(tmp_path, flag, value):
     with pytest.raises(SystemExit):
         main(get_args_parser().parse_args(["--images", str(tmp_path), flag, value]))

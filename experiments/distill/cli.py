@@ -63,6 +63,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--output-stride", type=int, default=16, choices=(16, 32),
                    help="16: the last stride dilated, a 14x14 map at 224 px; 32: the original 7x7")
+    p.add_argument("--entropy-weight", type=float, default=0.0,
+                   help="add this times the mean entropy of the attention maps (nats) to the loss: > 0 asks "
+                        "each glance to look at fewer places, and the teacher decides which")
     p.add_argument("--object-teacher", action="store_true",
                    help="on scenes with a pasted object, learn the teacher's classes of the object on its own "
                         "(its box, cropped and enlarged) instead of the whole scene's: to match, the head has "
@@ -83,6 +86,8 @@ def _check(args: argparse.Namespace) -> None:
         raise SystemExit("--epochs must be >= 0 (0: measure the untrained head, the pretrained network)")
     if not 0 < args.sharpen <= 10 or not args.lr > 0:
         raise SystemExit("--sharpen must be in (0, 10] and --lr > 0")
+    if not 0 <= args.entropy_weight <= 10:
+        raise SystemExit("--entropy-weight must be in [0, 10]")
 
 
 def _views(photos_dir: Path, cutouts_dir: Path | None, n: int, seed: int) -> list[Scene]:
@@ -110,6 +115,12 @@ def distill_loss(step_logits: torch.Tensor, teacher_logits: torch.Tensor, sharpe
     """Cross-entropy of every glance's classes against the teacher's, sharpened, averaged."""
     target = (teacher_logits / sharpen).softmax(-1)[:, None]  # (B, 1, C)
     return -(target * F.log_softmax(step_logits, -1)).sum(-1).mean()
+
+
+def attention_entropy(attention: torch.Tensor) -> torch.Tensor:
+    """Mean entropy (nats) of attention maps (..., h, w), each summing to 1: log(h*w) when uniform."""
+    p = attention.flatten(-2)
+    return -(p * p.clamp_min(1e-12).log()).sum(-1).mean()
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -150,6 +161,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             idx = order[i:i + args.batch_size]
             out = model.attend_map(maps[idx].float(), args.glances)
             loss = distill_loss(out.step_logits, teacher_logits[idx], args.sharpen)
+            if args.entropy_weight:
+                loss = loss + args.entropy_weight * attention_entropy(out.attention)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
