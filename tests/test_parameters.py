@@ -59,6 +59,8 @@ CASES = {
                              "index must be"),
     "unknown split": (lambda: make_batch("validation", [0]), "split must be"),
     "evaluate zero examples": (lambda: ev.task_metrics(NET, n=0), "n must be"),
+    "evaluate with zero attack steps": (lambda: ev.task_metrics(NET, n=1, attack_steps=0), "attack_steps must be"),
+    "unknown canvas task": (lambda: make_batch("test", [0], task="mnist"), "unknown canvas task"),
     "run_attack with zero glances": (lambda: run_attack(NET, IMG, 0, 0, AttackConfig()), "glances must be"),
     "run_attack with a bad label": (lambda: run_attack(NET, IMG, 10, 1, AttackConfig()), "label must be"),
     "drift with one frame": (lambda: drift_steps(10, 1), "frames"),

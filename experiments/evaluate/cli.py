@@ -51,6 +51,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     f.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped default")
     f.add_argument("--n", "--num-examples", dest="n", type=int, default=2000, help=f"test canvases {N_HELP}")
     f.add_argument("--glances", type=int, default=None)
+    f.add_argument("--attack-steps", type=int, default=20,
+                   help="PGD steps of the floor's attack and of the targeted attacks whose pull is measured")
     f.add_argument("--write-metadata", action="store_true",
                    help="store the numbers in the checkpoint's metadata (metrics.test)")
     f.add_argument("--json", type=Path, help="also write the numbers to this file")
@@ -180,7 +182,7 @@ def _run(args: argparse.Namespace) -> Any:
     task = canvas_task([meta], [path])
     t0 = time.time()
     result = task_metrics(inference_form(model), args.n, args.glances, args.batch_size, args.seed,
-                          progress=main_rank, task=task)
+                          attack_steps=args.attack_steps, progress=main_rank, task=task)
     result["task"] = task
     result["wall_time_s"] = round(time.time() - t0, 1)
     result["command"] = command

@@ -66,6 +66,8 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
         raise ValueError(f"n must be an integer >= 1 (test canvases), got {n!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if not isinstance(attack_steps, int) or attack_steps < 1:
+        raise ValueError(f"attack_steps must be an integer >= 1, got {attack_steps!r}")
     glances = model.glances_for(glances)
     per_glance = [g for g in range(1, 17) if g <= model.max_glances]
     correct_by_glance = np.zeros(len(per_glance))
