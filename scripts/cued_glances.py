@@ -1,4 +1,4 @@
-"""Where each glance looks on the cued task: accuracy per glance and attention mass on the cue,
+"""Where each glance looks on a cued task: accuracy per glance and attention mass on the cue,
 the named item and the two distractors (clean test canvases, head-averaged maps).
 
     python scripts/cued_glances.py runs/cued_narrow_g8_clean2/model.safetensors --n 500 --glances 8
@@ -22,24 +22,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model.checkpoint import load_checkpoint  # noqa: E402
 from model.data import CANVAS, load_fashion_mnist  # noqa: E402
-from model.data.cued import CUE_SIDE, cued_scene  # noqa: E402
+from model.data.cued import CUE_STYLES, cued_scene  # noqa: E402
 from model.metrics import box_mass  # noqa: E402
 
 
 def per_glance(path: Path, n: int, glances: int, seed: int = 0) -> dict[str, list[float]]:
     """Accuracy and mean attention mass (cue, named item, distractors) at glances 1..``glances``."""
     model, meta, _ = load_checkpoint(path)
-    if meta.get("task") != "cued-fashion-mnist":
-        raise SystemExit(f"{path} was trained on {meta.get('task')!r}, not the cued task")
+    styles = {"cued-fashion-mnist": "corner", "cued-strip-fashion-mnist": "strip"}
+    if meta.get("task") not in styles:
+        raise SystemExit(f"{path} was trained on {meta.get('task')!r}, not a cued task")
+    style = styles[meta["task"]]
     images, labels = load_fashion_mnist("test")
-    scenes = [cued_scene(images, labels, "test", i, seed) for i in range(n)]
+    scenes = [cued_scene(images, labels, "test", i, seed, style) for i in range(n)]
     x = torch.stack([torch.from_numpy(c.image).permute(2, 0, 1) for c, _ in scenes])
     y = torch.tensor([c.label for c, _ in scenes])
     with torch.no_grad():
         out = model(x, glances=glances)
     attention = out.attention.mean(dim=2).numpy()  # (B, N, h, w): heads averaged
     size = (CANVAS, CANVAS)
-    cue = np.tile([0, 0, CUE_SIDE, CUE_SIDE], (n, 1))
+    cue = np.tile(CUE_STYLES[style].cue, (n, 1))
     item = np.array([c.box for c, _ in scenes])
     distractors = np.array([[(x0, y0, x0 + s, y0 + s) for (x0, y0), s in zip(lay.positions[:-1], lay.sides[:-1])]
                             for _, lay in scenes])  # (B, 2, 4): the distractors' squares

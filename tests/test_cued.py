@@ -6,15 +6,7 @@ import pytest
 import torch
 
 from model.data import CANVAS_TASKS, ClutteredFashionMNIST, check_task, load_fashion_mnist, make_batch
-from model.data.cued import (
-    CUE_CLEAR,
-    CUE_SIDE,
-    FALLBACK_SLOTS,
-    ITEM_SIDE,
-    PALETTE,
-    cued_layout,
-    render_cued_canvas,
-)
+from model.data.cued import CUE_STYLES, ITEM_SIDE, PALETTE, cued_layout, render_cued_canvas
 
 
 @pytest.fixture(scope="module")
@@ -38,32 +30,41 @@ def test_cued_canvas_is_a_pure_function_of_split_index_seed(test_split):
     assert not np.array_equal(a.image, render_cued_canvas(images, labels, "train", 5, seed=3).image)
 
 
-def test_cued_canvases_follow_the_specification(test_split):
+def _keeps_clear(style, x0, y0, x1, y1) -> bool:
+    """The rectangle [x0, x1) x [y0, y1) misses the style's keep-out rectangle."""
+    kx, ky = CUE_STYLES[style].keep_out
+    return x0 >= kx or y0 >= ky
+
+
+@pytest.mark.parametrize("style", sorted(CUE_STYLES))
+def test_cued_canvases_follow_the_specification(test_split, style):
     images, labels = test_split
+    cx0, cy0, cx1, cy1 = CUE_STYLES[style].cue
     cue_colours = set()
     for i in range(200):
-        c = render_cued_canvas(images, labels, "test", i)
+        c = render_cued_canvas(images, labels, "test", i, style=style)
         assert c.image.shape == (96, 96, 3) and c.image.dtype == np.float32
         assert 0.0 <= c.image.min() and c.image.max() <= 1.0
         assert c.label == labels[i] and c.item_index == i
-        cue = c.image[:CUE_SIDE, :CUE_SIDE].reshape(-1, 3)
+        cue = c.image[cy0:cy1, cx0:cx1].reshape(-1, 3)
         assert np.ptp(cue, axis=0).max() == 0  # one flat colour
         cue_colours.add(_palette_index(cue[0]))
         x0, y0, x1, y1 = c.box
         assert max(x1 - x0, y1 - y0) <= ITEM_SIDE[1]
         ys, xs = np.nonzero(c.mask > 0.1)
         assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == c.box
-        assert (x1 > CUE_CLEAR or y1 > CUE_CLEAR)  # the item's square is clear of the cue corner
+        assert _keeps_clear(style, x0, y0, x1, y1)  # the item is clear of the cue's keep-out rectangle
         strong = c.mask > 0.99
         if strong.any():  # the named item is painted in the cue's colour, on top
             np.testing.assert_allclose(c.image[strong], np.broadcast_to(cue[0], c.image[strong].shape), atol=0.02)
     assert len(cue_colours) == len(PALETTE)  # every palette colour serves as the cue
 
 
-def test_layouts_follow_the_specification(test_split):
+@pytest.mark.parametrize("style", sorted(CUE_STYLES))
+def test_layouts_follow_the_specification(test_split, style):
     _, labels = test_split
     for i in range(500):
-        layout = cued_layout(np.random.default_rng([0, 11, i]), labels, i)
+        layout = cued_layout(np.random.default_rng([0, 11, i]), labels, i, style)
         assert layout.items[-1] == i and len(layout.items) == 3
         assert len({int(labels[k]) for k in layout.items}) == 3  # three different classes
         assert len({_palette_index(c) for c in layout.colours}) == 3  # three different tints
@@ -71,7 +72,7 @@ def test_layouts_follow_the_specification(test_split):
         for k, (x, y, s) in enumerate(squares):
             assert ITEM_SIDE[0] <= s <= ITEM_SIDE[1]
             assert 0 <= x and x + s <= 96 and 0 <= y and y + s <= 96
-            assert x >= CUE_CLEAR or y >= CUE_CLEAR
+            assert _keeps_clear(style, x, y, x + s, y + s)
             for bx, by, bs in squares[k + 1:]:
                 assert not (x < bx + bs and bx < x + s and y < by + bs and by < y + s)
         assert 4 <= len(layout.fragments) <= 6
@@ -80,13 +81,26 @@ def test_layouts_follow_the_specification(test_split):
             assert 0.3 <= colour.min() and colour.max() <= 0.7
 
 
-def test_fallback_slots_are_valid_for_every_side():
+@pytest.mark.parametrize("style", sorted(CUE_STYLES))
+def test_fallback_slots_are_valid_for_every_side(style):
     side = ITEM_SIDE[1]
-    squares = [(x, y) for x, y in FALLBACK_SLOTS]
+    squares = list(CUE_STYLES[style].fallback)
+    assert len(squares) == 3
     for k, (x, y) in enumerate(squares):
-        assert x + side <= 96 and y + side <= 96 and (x >= CUE_CLEAR or y >= CUE_CLEAR)
+        assert x + side <= 96 and y + side <= 96 and _keeps_clear(style, x, y, x + side, y + side)
         for bx, by in squares[k + 1:]:
             assert not (x < bx + side and bx < x + side and y < by + side and by < y + side)
+
+
+def test_the_strip_task_paints_the_strip_and_keeps_the_corner_task_unchanged(test_split):
+    images, labels = test_split
+    strip = CANVAS_TASKS["cued-strip-fashion-mnist"](images, labels, "test", 3, 0)
+    assert np.ptp(strip.image[:, :12].reshape(-1, 3), axis=0).max() == 0  # the whole strip, one colour
+    corner = CANVAS_TASKS["cued-fashion-mnist"](images, labels, "test", 3, 0)
+    assert corner.label == strip.label
+    np.testing.assert_array_equal(corner.image, render_cued_canvas(images, labels, "test", 3, 0).image)
+    with pytest.raises(ValueError, match="cue style"):
+        render_cued_canvas(images, labels, "test", 3, style="ring")
 
 
 def test_cued_task_needs_three_classes():
@@ -96,7 +110,7 @@ def test_cued_task_needs_three_classes():
 
 
 def test_task_registry_and_batches():
-    assert set(CANVAS_TASKS) == {"cluttered-fashion-mnist", "cued-fashion-mnist"}
+    assert set(CANVAS_TASKS) == {"cluttered-fashion-mnist", "cued-fashion-mnist", "cued-strip-fashion-mnist"}
     with pytest.raises(ValueError, match="unknown canvas task"):
         check_task("mnist")
     with pytest.raises(ValueError, match="unknown canvas task"):

@@ -1,8 +1,9 @@
 """The canvas tasks by name, and the data set and batches every training and evaluation
-command draws from them (the cluttered task is the default; the cued one needs several looks)."""
+command draws from them (the cluttered task is the default; the cued ones need several looks)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -19,6 +20,7 @@ DEFAULT_TASK = "cluttered-fashion-mnist"
 CANVAS_TASKS: dict[str, Callable[[np.ndarray, np.ndarray, str, int, int], Canvas]] = {
     DEFAULT_TASK: render_canvas,
     "cued-fashion-mnist": render_cued_canvas,
+    "cued-strip-fashion-mnist": partial(render_cued_canvas, style="strip"),
 }
 
 

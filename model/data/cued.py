@@ -1,4 +1,4 @@
-"""Cued Fashion-MNIST: three tinted items; a colour cue in the corner says which one to name.
+"""Cued Fashion-MNIST: three tinted items; a colour cue away from them says which one to name.
 
 A harder variant of the cluttered task, made so that one look cannot answer it: which item
 counts is decided by the cue, away from every item, so a reader must first look at the cue and
@@ -13,11 +13,14 @@ Specification (the task other code generates data from):
   drawn at random; each resized to a random side of 26-34 px and tinted one of the six
   ``PALETTE`` colours (three different colours, in random order), composited with its intensity
   as opacity, drawn after the clutter and in this order: distractor, distractor, labelled item;
-- placement: each item's square lies fully inside the canvas, outside the cue corner
-  ``[0, CUE_CLEAR) x [0, CUE_CLEAR)`` and not overlapping the other items' squares (the first
-  of 200 random positions that fits; should none fit, the fixed slots ``FALLBACK_SLOTS``);
-- the cue: the square ``[0, CUE_SIDE) x [0, CUE_SIDE)`` filled with the labelled item's colour,
-  drawn last;
+- the cue, in one of two styles (two tasks): ``corner`` (task ``cued-fashion-mnist``), the
+  square ``[0, 12) x [0, 12)``; ``strip`` (task ``cued-strip-fashion-mnist``), the full-height
+  strip ``[0, 12) x [0, 96)`` (x range first), eight times the corner's area. It is filled with the
+  labelled item's colour and drawn last;
+- placement: each item's square lies fully inside the canvas, clear of the cue's keep-out
+  rectangle (corner: ``[0, 16) x [0, 16)``; strip: ``[0, 16) x [0, 96)``) and not overlapping the
+  other items' squares (the first of 200 random positions that fits; should none fit, the
+  style's fixed fallback slots);
 - label: the labelled item's class; box: the tight bounding box (x0, y0, x1, y1) of its visible
   pixels (intensity > 0.1), half-open, in canvas pixels; mask: its opacity;
 - a canvas is a pure function of (split, index, seed): its generator is seeded with all three.
@@ -32,18 +35,34 @@ import numpy as np
 
 from .cluttered import BOX_THRESHOLD, CANVAS, FRAGMENT_SIDE, Canvas, check_request, composite
 
-__all__ = ["PALETTE", "CUE_SIDE", "CUE_CLEAR", "CuedLayout", "cued_layout", "cued_scene", "render_cued_canvas"]
+__all__ = ["PALETTE", "CUE_STYLES", "CueStyle", "CuedLayout", "cued_layout", "cued_scene", "render_cued_canvas"]
 
 PALETTE = np.array([[1.0, 0.2, 0.2], [0.2, 1.0, 0.2], [0.3, 0.4, 1.0],
                     [1.0, 1.0, 0.2], [1.0, 0.2, 1.0], [0.2, 1.0, 1.0]], np.float32)
-CUE_SIDE = 12
-CUE_CLEAR = 16
 ITEM_SIDE = (26, 34)
 ITEMS = 3
 FRAGMENTS = (4, 6)
 TRIES = 200
-FALLBACK_SLOTS = ((60, 2), (2, 60), (60, 60))  # (x, y): pairwise apart and clear of the cue for sides <= 34
 _SPLIT_SEEDS = {"train": 10, "test": 11}  # not the cluttered task's streams
+
+
+@dataclass(frozen=True)
+class CueStyle:
+    """Where the cue is, the rectangle items keep clear of, and where items go if nothing fits."""
+
+    cue: tuple[int, int, int, int]  # (x0, y0, x1, y1), half-open: the cue's pixels
+    keep_out: tuple[int, int]  # items' squares avoid [0, keep_out[0]) x [0, keep_out[1])
+    fallback: tuple[tuple[int, int], ...]  # (x, y) slots: pairwise apart and clear for sides <= 34
+
+    def clear(self, x: int, y: int) -> bool:
+        """Whether an item square whose top-left corner is (x, y) avoids the keep-out rectangle."""
+        return x >= self.keep_out[0] or y >= self.keep_out[1]
+
+
+CUE_STYLES = {
+    "corner": CueStyle((0, 0, 12, 12), (16, 16), ((60, 2), (2, 60), (60, 60))),
+    "strip": CueStyle((0, 0, 12, CANVAS), (16, CANVAS), ((16, 2), (60, 2), (16, 60))),
+}
 
 
 def _overlaps(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
@@ -51,17 +70,17 @@ def _overlaps(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
     return ax < bx + bside and bx < ax + aside and ay < by + bside and by < ay + aside
 
 
-def _place(rng: np.random.Generator, sides: list[int]) -> list[tuple[int, int]]:
+def _place(rng: np.random.Generator, sides: list[int], style: CueStyle) -> list[tuple[int, int]]:
     placed: list[tuple[int, int, int]] = []
     for side in sides:
         for _ in range(TRIES):
             x, y = (int(v) for v in rng.integers(0, CANVAS - side + 1, size=2))
             square = (x, y, side)
-            if (x >= CUE_CLEAR or y >= CUE_CLEAR) and not any(_overlaps(square, p) for p in placed):
+            if style.clear(x, y) and not any(_overlaps(square, p) for p in placed):
                 placed.append(square)
                 break
         else:
-            return list(FALLBACK_SLOTS[:len(sides)])
+            return list(style.fallback[:len(sides)])
     return [(x, y) for x, y, _ in placed]
 
 
@@ -88,7 +107,7 @@ class CuedLayout:
     fragments: tuple[tuple[int, int, int, int, int, int, np.ndarray], ...]  # (item, side, cx, cy, x, y, colour)
 
 
-def cued_layout(rng: np.random.Generator, labels: np.ndarray, item: int) -> CuedLayout:
+def cued_layout(rng: np.random.Generator, labels: np.ndarray, item: int, style: str = "corner") -> CuedLayout:
     """Draw the layout of a canvas naming ``item`` (the generator advances as the spec's order says)."""
     n = len(labels)
     distractors = _others(rng, labels, item, ITEMS - 1)
@@ -104,18 +123,21 @@ def cued_layout(rng: np.random.Generator, labels: np.ndarray, item: int) -> Cued
         fragments.append((other, side, cx, cy, x, y, rng.uniform(0.3, 0.7, size=3).astype(np.float32)))
     sides = tuple(int(s) for s in rng.integers(ITEM_SIDE[0], ITEM_SIDE[1] + 1, size=ITEMS))
     colours = PALETTE[rng.permutation(len(PALETTE))[:ITEMS]]
-    return CuedLayout((*distractors, item), sides, colours, tuple(_place(rng, list(sides))), tuple(fragments))
+    placed = _place(rng, list(sides), CUE_STYLES[style])
+    return CuedLayout((*distractors, item), sides, colours, tuple(placed), tuple(fragments))
 
 
 def render_cued_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int,
-                       seed: int = 0) -> Canvas:
+                       seed: int = 0, style: str = "corner") -> Canvas:
     """Render cued canvas ``index`` of ``split``; the named item is ``images[index % len(images)]``."""
-    return cued_scene(images, labels, split, index, seed)[0]
+    return cued_scene(images, labels, split, index, seed, style)[0]
 
 
 def cued_scene(images: np.ndarray, labels: np.ndarray, split: str, index: int,
-               seed: int = 0) -> tuple[Canvas, CuedLayout]:
+               seed: int = 0, style: str = "corner") -> tuple[Canvas, CuedLayout]:
     """The cued canvas and its layout (where the distractors are, for measuring attention on them)."""
+    if style not in CUE_STYLES:
+        raise ValueError(f"cue style must be one of {sorted(CUE_STYLES)}, got {style!r}")
     n = check_request(images, labels, split, index)
     if len(np.unique(labels)) < ITEMS:
         raise ValueError(f"the cued task needs items of at least {ITEMS} classes")
@@ -123,13 +145,14 @@ def cued_scene(images: np.ndarray, labels: np.ndarray, split: str, index: int,
     canvas = rng.uniform(0.0, 0.25, size=3).astype(np.float32)[None, None, :] \
         + rng.uniform(0.0, 0.06, size=(CANVAS, CANVAS, 3)).astype(np.float32)
     canvas = np.ascontiguousarray(canvas, dtype=np.float32)
-    layout = cued_layout(rng, labels, index % n)
+    layout = cued_layout(rng, labels, index % n, style)
     for other, side, cx, cy, x, y, colour in layout.fragments:
         composite(canvas, images[other, cy:cy + side, cx:cx + side].astype(np.float32) / 255.0, colour, x, y)
     for i, side, colour, (x, y) in zip(layout.items, layout.sides, layout.colours, layout.positions):
         alpha = cv2.resize(images[i], (side, side), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
         composite(canvas, alpha, colour, x, y)
-    canvas[:CUE_SIDE, :CUE_SIDE] = layout.colours[-1]
+    x0, y0, x1, y1 = CUE_STYLES[style].cue
+    canvas[y0:y1, x0:x1] = layout.colours[-1]
 
     ys, xs = np.nonzero(alpha > BOX_THRESHOLD)  # the named item: painted last
     box = (x + int(xs.min()), y + int(ys.min()), x + int(xs.max()) + 1, y + int(ys.max()) + 1)
