@@ -88,11 +88,15 @@ def _others(rng: np.random.Generator, labels: np.ndarray, item: int, count: int)
     """``count`` item indices whose classes differ from ``item``'s and from each other's."""
     chosen: list[int] = []
     taken = {int(labels[item])}
+    draws = 0
     while len(chosen) < count:
         other = int(rng.integers(len(labels)))
         if int(labels[other]) not in taken:
             chosen.append(other)
             taken.add(int(labels[other]))
+        draws += 1
+        if draws % 1000 == 0 and len(np.unique(labels)) < count + 1:  # only when drawing stalls: not per canvas
+            raise ValueError(f"the cued task needs items of at least {count + 1} classes")
     return chosen
 
 
@@ -139,8 +143,6 @@ def cued_scene(images: np.ndarray, labels: np.ndarray, split: str, index: int,
     if style not in CUE_STYLES:
         raise ValueError(f"cue style must be one of {sorted(CUE_STYLES)}, got {style!r}")
     n = check_request(images, labels, split, index)
-    if len(np.unique(labels)) < ITEMS:
-        raise ValueError(f"the cued task needs items of at least {ITEMS} classes")
     rng = np.random.default_rng([seed, _SPLIT_SEEDS[split], index])
     canvas = rng.uniform(0.0, 0.25, size=3).astype(np.float32)[None, None, :] \
         + rng.uniform(0.0, 0.06, size=(CANVAS, CANVAS, 3)).astype(np.float32)
