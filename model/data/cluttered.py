@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["CANVAS", "Canvas", "render_canvas", "composite", "check_request"]
+__all__ = ["CANVAS", "Canvas", "render_canvas", "background", "composite", "item_box_and_mask", "check_request"]
 
 CANVAS = 96
 ITEM_SIDE = (28, 44)
@@ -46,6 +46,23 @@ def composite(canvas: np.ndarray, alpha: np.ndarray, colour: np.ndarray, x: int,
     region += a * colour
 
 
+def background(rng: np.random.Generator) -> np.ndarray:
+    """A dark random colour with light noise, (CANVAS, CANVAS, 3) float32: the spec's first draws."""
+    canvas = rng.uniform(0.0, 0.25, size=3).astype(np.float32)[None, None, :] \
+        + rng.uniform(0.0, 0.06, size=(CANVAS, CANVAS, 3)).astype(np.float32)
+    return np.ascontiguousarray(canvas, dtype=np.float32)
+
+
+def item_box_and_mask(alpha: np.ndarray, x: int, y: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The tight box of an item's visible pixels (opacity ``alpha`` placed at (x, y)) and its
+    opacity on the whole canvas."""
+    ys, xs = np.nonzero(alpha > BOX_THRESHOLD)
+    box = (x + int(xs.min()), y + int(ys.min()), x + int(xs.max()) + 1, y + int(ys.max()) + 1)
+    mask = np.zeros((CANVAS, CANVAS), np.float32)
+    mask[y:y + alpha.shape[0], x:x + alpha.shape[1]] = alpha
+    return box, mask
+
+
 def check_request(images: np.ndarray, labels: np.ndarray, split: str, index: int) -> int:
     """The number of items, after checking a render request (split, index, images and labels)."""
     n = len(images)
@@ -63,9 +80,7 @@ def render_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int
     """Render canvas ``index`` of ``split``; the item is ``images[index % len(images)]``."""
     n = check_request(images, labels, split, index)
     rng = np.random.default_rng([seed, _SPLIT_IDS[split], index])
-    canvas = rng.uniform(0.0, 0.25, size=3).astype(np.float32)[None, None, :] \
-        + rng.uniform(0.0, 0.06, size=(CANVAS, CANVAS, 3)).astype(np.float32)
-    canvas = np.ascontiguousarray(canvas, dtype=np.float32)
+    canvas = background(rng)
 
     item = index % n
     for _ in range(rng.integers(FRAGMENTS[0], FRAGMENTS[1] + 1)):
@@ -85,9 +100,6 @@ def render_canvas(images: np.ndarray, labels: np.ndarray, split: str, index: int
     colour[rng.integers(3)] = 1.0  # bright: at least one channel at full intensity
     composite(canvas, alpha, colour, x, y)
 
-    ys, xs = np.nonzero(alpha > BOX_THRESHOLD)
-    box = (x + int(xs.min()), y + int(ys.min()), x + int(xs.max()) + 1, y + int(ys.max()) + 1)
-    mask = np.zeros((CANVAS, CANVAS), np.float32)
-    mask[y:y + side, x:x + side] = alpha
+    box, mask = item_box_and_mask(alpha, x, y)
     np.clip(canvas, 0.0, 1.0, out=canvas)
     return Canvas(canvas, int(labels[item]), box, item, mask)

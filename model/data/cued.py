@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .cluttered import BOX_THRESHOLD, CANVAS, FRAGMENT_SIDE, Canvas, check_request, composite
+from .cluttered import CANVAS, FRAGMENT_SIDE, Canvas, background, check_request, composite, item_box_and_mask
 
 __all__ = ["PALETTE", "CUE_STYLES", "CueStyle", "CuedLayout", "cued_layout", "cued_scene", "render_cued_canvas"]
 
@@ -144,9 +144,7 @@ def cued_scene(images: np.ndarray, labels: np.ndarray, split: str, index: int,
         raise ValueError(f"cue style must be one of {sorted(CUE_STYLES)}, got {style!r}")
     n = check_request(images, labels, split, index)
     rng = np.random.default_rng([seed, _SPLIT_SEEDS[split], index])
-    canvas = rng.uniform(0.0, 0.25, size=3).astype(np.float32)[None, None, :] \
-        + rng.uniform(0.0, 0.06, size=(CANVAS, CANVAS, 3)).astype(np.float32)
-    canvas = np.ascontiguousarray(canvas, dtype=np.float32)
+    canvas = background(rng)
     layout = cued_layout(rng, labels, index % n, style)
     for other, side, cx, cy, x, y, colour in layout.fragments:
         composite(canvas, images[other, cy:cy + side, cx:cx + side].astype(np.float32) / 255.0, colour, x, y)
@@ -156,9 +154,6 @@ def cued_scene(images: np.ndarray, labels: np.ndarray, split: str, index: int,
     x0, y0, x1, y1 = CUE_STYLES[style].cue
     canvas[y0:y1, x0:x1] = layout.colours[-1]
 
-    ys, xs = np.nonzero(alpha > BOX_THRESHOLD)  # the named item: painted last
-    box = (x + int(xs.min()), y + int(ys.min()), x + int(xs.max()) + 1, y + int(ys.max()) + 1)
-    mask = np.zeros((CANVAS, CANVAS), np.float32)
-    mask[y:y + side, x:x + side] = alpha
+    box, mask = item_box_and_mask(alpha, x, y)  # the named item: painted last
     np.clip(canvas, 0.0, 1.0, out=canvas)
     return Canvas(canvas, int(labels[layout.items[-1]]), box, layout.items[-1], mask), layout
