@@ -22,17 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model.checkpoint import load_checkpoint  # noqa: E402
 from model.data import CANVAS, load_fashion_mnist  # noqa: E402
-from model.data.cued import CUE_STYLES, cued_scene  # noqa: E402
+from model.data.cued import CUE_STYLES, CUED_TASKS, cued_scene  # noqa: E402
 from model.metrics import box_mass  # noqa: E402
 
 
 def per_glance(path: Path, n: int, glances: int, seed: int = 0) -> dict[str, list[float]]:
     """Accuracy and mean attention mass (cue, named item, distractors) at glances 1..``glances``."""
     model, meta, _ = load_checkpoint(path)
-    styles = {"cued-fashion-mnist": "corner", "cued-strip-fashion-mnist": "strip"}
-    if meta.get("task") not in styles:
+    if meta.get("task") not in CUED_TASKS:
         raise SystemExit(f"{path} was trained on {meta.get('task')!r}, not a cued task")
-    style = styles[meta["task"]]
+    style = CUED_TASKS[meta["task"]]
     images, labels = load_fashion_mnist("test")
     scenes = [cued_scene(images, labels, "test", i, seed, style) for i in range(n)]
     x = torch.stack([torch.from_numpy(c.image).permute(2, 0, 1) for c, _ in scenes])

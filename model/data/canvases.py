@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .cluttered import Canvas, render_canvas
-from .cued import render_cued_canvas
+from .cued import CUED_TASKS, render_cued_canvas
 from .fashion_mnist import CLASS_NAMES, load_fashion_mnist
 
 __all__ = ["CANVAS_TASKS", "DEFAULT_TASK", "check_task", "ClutteredFashionMNIST", "make_batch"]
@@ -19,8 +19,7 @@ __all__ = ["CANVAS_TASKS", "DEFAULT_TASK", "check_task", "ClutteredFashionMNIST"
 DEFAULT_TASK = "cluttered-fashion-mnist"
 CANVAS_TASKS: dict[str, Callable[[np.ndarray, np.ndarray, str, int, int], Canvas]] = {
     DEFAULT_TASK: render_canvas,
-    "cued-fashion-mnist": render_cued_canvas,
-    "cued-strip-fashion-mnist": partial(render_cued_canvas, style="strip"),
+    **{task: partial(render_cued_canvas, style=style) for task, style in CUED_TASKS.items()},
 }
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from .cluttered import CANVAS, FRAGMENT_SIDE, Canvas, background, check_request, composite, item_box_and_mask
 
-__all__ = ["PALETTE", "CUE_STYLES", "CueStyle", "CuedLayout", "cued_layout", "cued_scene", "render_cued_canvas"]
+__all__ = ["PALETTE", "CUE_STYLES", "CUED_TASKS", "CueStyle", "CuedLayout", "cued_layout", "cued_scene", "render_cued_canvas"]
 
 PALETTE = np.array([[1.0, 0.2, 0.2], [0.2, 1.0, 0.2], [0.3, 0.4, 1.0],
                     [1.0, 1.0, 0.2], [1.0, 0.2, 1.0], [0.2, 1.0, 1.0]], np.float32)
@@ -63,6 +63,7 @@ CUE_STYLES = {
     "corner": CueStyle((0, 0, 12, 12), (16, 16), ((60, 2), (2, 60), (60, 60))),
     "strip": CueStyle((0, 0, 12, CANVAS), (16, CANVAS), ((16, 2), (60, 2), (16, 60))),
 }
+CUED_TASKS = {"cued-fashion-mnist": "corner", "cued-strip-fashion-mnist": "strip"}  # task name -> cue style
 
 
 def _overlaps(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
