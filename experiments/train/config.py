@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from model.attacks import AttackConfig
 from model.config import ModelConfig
 from model.data import CANVAS_TASKS
+from model.data.cued import CUED_TASKS
 
 __all__ = ["AdvConfig", "TrainConfig", "load_configs", "TASKS"]
 
@@ -65,6 +66,9 @@ class TrainConfig:
     adv: AdvConfig = field(default_factory=AdvConfig)
     noise_eps: float = 0.0  # > 0: add random-sign noise of amplitude U(0, noise_eps) per image (a judge
     # that must still read images carrying an L-inf perturbation of that size, without seeing attacks)
+    guide_weight: float = 0.0  # cued tasks: > 0 pulls glance 1's attention onto the cue and later
+    # glances' onto the named item (experiments/train/guide.py), fading linearly to 0 ...
+    guide_fraction: float = 0.5  # ... at this fraction of the run's steps; plain training after
     seed: int = 0
     num_workers: int = 0
     init_from: str | None = None  # start from these weights (e.g. a clean run), fresh optimizer
@@ -100,6 +104,12 @@ class TrainConfig:
             raise ValueError(f"need 1 <= glances_min <= glances_max, got {self.glances_min}, {self.glances_max}")
         if not (isinstance(self.noise_eps, (int, float)) and 0 <= self.noise_eps <= 1):
             raise ValueError(f"train.noise_eps must be in [0, 1], got {self.noise_eps!r}")
+        if not (isinstance(self.guide_weight, (int, float)) and self.guide_weight >= 0):
+            raise ValueError(f"train.guide_weight must be >= 0, got {self.guide_weight!r}")
+        if self.guide_weight > 0 and self.task not in CUED_TASKS:
+            raise ValueError(f"train.guide_weight needs a cued task (one of {sorted(CUED_TASKS)}), got {self.task!r}")
+        if not (isinstance(self.guide_fraction, (int, float)) and 0 < self.guide_fraction <= 1):
+            raise ValueError(f"train.guide_fraction must be in (0, 1], got {self.guide_fraction!r}")
         if not self.lr > 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr!r}")
 

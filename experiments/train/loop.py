@@ -20,11 +20,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from model.attacks import AttackConfig, pgd
+from model.data.cued import CUE_STYLES, CUED_TASKS
 from model.distributed import all_reduce_sum
 from model.inference_form import refold
 from model.seeds import glance_count_seed, train_attack_seed, train_noise_seed
 
 from .config import TrainConfig
+from .guide import guide_loss, guide_weight_at
 
 __all__ = ["Handles", "Position", "make_optimizer", "lr_at", "glance_loss", "adversarial_batch", "noisy_batch",
            "steps_in_epoch", "train_one_epoch", "evaluate"]
@@ -138,7 +140,8 @@ def train_one_epoch(models: Handles, loader: DataLoader, optimizer: torch.optim.
     and number of examples trained on (summed over ranks), and the next step."""
     models.wrapped.train()
     attack = cfg.adv.attack()
-    sums = [0.0, 0.0, 0.0]  # loss*n, correct, n
+    sums = [0.0, 0.0, 0.0, 0.0]  # loss*n, correct, n, guide loss*n
+    cue = CUE_STYLES[CUED_TASKS[cfg.task]].cue if cfg.guide_weight > 0 else None
     step = at.step
     groups: Any = _micro_batches(loader, cfg.accum_steps, cfg.steps_per_epoch)
     bar = None
@@ -153,6 +156,7 @@ def train_one_epoch(models: Handles, loader: DataLoader, optimizer: torch.optim.
         for pg in optimizer.param_groups:
             pg["lr"] = lr_at(step, at.total_steps, cfg)
         optimizer.zero_grad(set_to_none=True)
+        guide = guide_weight_at(step, at.total_steps, cfg.guide_weight, cfg.guide_fraction)
         if attack is not None:
             refold(models.attack_form, models.raw)  # the weights of this step, BatchNorm folded
         for micro, batch in enumerate(group):
@@ -169,7 +173,12 @@ def train_one_epoch(models: Handles, loader: DataLoader, optimizer: torch.optim.
                 with autocast(at.device, cfg):
                     out = models.forward(x, glances=glances)
                 loss = glance_loss(out.step_logits.float(), y, cfg.loss)
-                (loss / len(group)).backward()
+                total = loss
+                if guide > 0:
+                    g_loss = guide_loss(out.attention.float(), cue, batch[2], tuple(x.shape[-2:]))
+                    total = loss + guide * g_loss
+                    sums[3] += g_loss.item() * y.shape[0]
+                (total / len(group)).backward()
             n = y.shape[0]
             sums[0] += loss.item() * n
             sums[1] += float((out.logits.argmax(1) == y).sum())
@@ -181,10 +190,13 @@ def train_one_epoch(models: Handles, loader: DataLoader, optimizer: torch.optim.
         if bar is not None:
             bar.set_postfix(loss=f"{sums[0] / sums[2]:.3f}", acc=f"{sums[1] / sums[2]:.3f}",
                             glances=glances, lr=f"{optimizer.param_groups[0]['lr']:.2e}")
-    loss_sum, correct, count = all_reduce_sum(sums, at.device)
+    loss_sum, correct, count, guide_sum = all_reduce_sum(sums, at.device)
     key = "train_adv" if attack is not None else "train"
-    return {f"{key}_loss": loss_sum / max(count, 1), f"{key}_acc": correct / max(count, 1),
-            f"{key}_examples": int(count)}, step
+    stats = {f"{key}_loss": loss_sum / max(count, 1), f"{key}_acc": correct / max(count, 1),
+             f"{key}_examples": int(count)}
+    if guide_sum > 0:  # the guide's loss over the whole epoch (its weighted steps only contribute)
+        stats["guide_loss"] = guide_sum / max(count, 1)
+    return stats, step
 
 
 @torch.no_grad()
