@@ -127,12 +127,16 @@ def main() -> None:
              f"channels_last {not args.no_channels_last}; torch {torch.__version__}", "",
              "| model | train img/s fp32 | train img/s bf16 | bf16 / fp32 | peak GB fp32 | peak GB bf16 "
              f"| PGD-{args.pgd_steps} one image (s) |", "|---|---:|---:|---:|---:|---:|---:|"]
+    print("\n".join(lines), flush=True)
     for label, cfg in configs(args.tiny, args.glances).items():
         fp32, mem32 = train_rate(cfg, "none", args.batch, args.steps, device, not args.no_channels_last)
+        print(f"  {label}: fp32 {fp32:.1f} img/s", flush=True)  # partial rows survive a time limit
         bf16, mem16 = train_rate(cfg, "bf16", args.batch, args.steps, device, not args.no_channels_last)
+        print(f"  {label}: bf16 {bf16:.1f} img/s", flush=True)
         latency = pgd_latency(cfg, device, args.pgd_steps, args.repeats)
         lines.append(f"| {label} | {fp32:.1f} | {bf16:.1f} | {bf16 / fp32:.2f} | {mem32:.1f} | {mem16:.1f} "
                      f"| {latency:.3f} |")
+        print(lines[-1], flush=True)
     emit(lines, args.md)
 
 
