@@ -10,7 +10,8 @@
 #
 # A probe epoch (PROBE canvases per lane, both lanes at once) measures the rate; the lanes then get
 # EPOCHS epochs of the same size, what the probe's rate says fits in BUDGET seconds, each
-# checkpoint's recipe recording that fixed size (so a rerun needs no GPU timing).
+# checkpoint's recipe recording that fixed size (so a rerun needs no GPU timing); SIZE=N skips
+# the probe (the probe's start-up made the first run's size a third of what fitted).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RESULTS=$(mkdir -p "${1:?usage: cued_gpu.sh RESULTS_DIR}" && cd "$1" && pwd)
@@ -20,6 +21,7 @@ BATCH=${BATCH:-512}
 PROBE=${PROBE:-15360}        # canvases of the probe epoch per lane
 BUDGET=${BUDGET:-330}        # seconds for the two lanes' training after the probe
 EPOCHS=${EPOCHS:-6}
+SIZE=${SIZE:-}               # canvases per epoch per lane; empty: sized by a probe epoch
 WORKERS=${WORKERS:-6}        # loader processes per lane (canvases are drawn on the CPU)
 BENCH=${BENCH:-1}
 RUNS=${RUNS:-runs/cued_gpu}
@@ -46,6 +48,9 @@ train() {  # lane out size epochs seconds
       --out "$2" >> "$RUNS/$1.log" 2>&1
 }
 
+if [ -n "${SIZE:-}" ]; then  # canvases per epoch given: no probe
+  say "$EPOCHS epochs of $SIZE canvases per lane (given), batch $BATCH"
+else
 t0=$(date +%s.%N)
 for lane in cued_long cued_guided; do train "$lane" "$RUNS/${lane}_probe" "$PROBE" 1 120 & done
 wait
@@ -57,6 +62,7 @@ for lane in cued_long cued_guided; do say "probe $lane: $(tail -n 1 "$RUNS/$lane
 SIZE=$(awk -v p="$PROBE" -v s="$probe" -v b="$BUDGET" -v e="$EPOCHS" -v k="$BATCH" \
   'BEGIN { n = int(p / s * (b - 25) / e / k); if (n < 1) n = 1; print n * k }')
 say "probe: $probe s for $PROBE canvases per lane -> $EPOCHS epochs of $SIZE canvases per lane"
+fi
 
 for lane in cued_long cued_guided; do
   ( train "$lane" "$RUNS/$lane" "$SIZE" "$EPOCHS" "$BUDGET"
