@@ -64,8 +64,8 @@ from viz.images import (
     ImageError,
     Sample,
     domain_warnings,
-    load_samples,
     prepare_image,
+    task_gallery,
 )
 from viz.lab import BusyError, Lab, Subject
 from viz.links import Field, decode, encode
@@ -113,16 +113,26 @@ def lab() -> Lab:
                max_bytes=int(os.environ.get("S3TA_CACHE_MB", "512")) * 2**20)
 
 
-@st.cache_resource
-def samples() -> list[Sample]:
-    return load_samples()
+def task_of(meta: dict[str, Any]) -> str:
+    """The canvas task a checkpoint was trained on (older checkpoints: the default task)."""
+    return str(meta.get("task", DEFAULT_TASK))
 
 
 @st.cache_resource
-def thumbnails() -> list[bytes]:
+def gallery(task: str) -> tuple[str, list[Sample]]:
+    """(the task shown, its samples): the model's task's own gallery, else the default task's."""
+    return task_gallery(task)
+
+
+def samples(task: str = DEFAULT_TASK) -> list[Sample]:
+    return gallery(task)[1]
+
+
+@st.cache_resource
+def thumbnails(task: str) -> list[bytes]:
     """The gallery drawn and PNG-encoded once: each canvas at 2x with its item box."""
     return [to_png_strip(draw_box(enlarge(to_uint8(s.image), 2), tuple(2 * v for v in s.box), thickness=2)[None])
-            for s in samples()]
+            for s in samples(task)]
 
 
 def catalog() -> tuple[list[Entry], list[str]]:
@@ -158,7 +168,7 @@ def heads_of(meta: dict[str, Any]) -> int:
 
 def link_fields(stems: list[str], meta: dict[str, Any]) -> list[Field]:
     """What a link may carry besides the model, checked against the linked model's classes and heads."""
-    return [Field("compare", "choice", choices=stems), Field("sample", "choice", choices=[s.name for s in samples()]),
+    return [Field("compare", "choice", choices=stems), Field("sample", "choice", choices=[s.name for s in samples(task_of(meta))]),
             Field("glances", "int", 1, MAX_GLANCES), Field("attack_glances", "int", 1, MAX_GLANCES),
             Field("norm", "choice", choices=list(NORMS.values())), Field("eps", "float", 0, MAX_EPS_255),
             Field("steps", "int", 1, MAX_STEPS), Field("target", "choice", choices=list(TARGETS.values())),
@@ -192,7 +202,7 @@ def apply_link() -> list[str]:
         ss["compare_model"] = labels[values.pop("compare")]
     if "sample" in values:
         name = values.pop("sample")
-        sample = next(s for s in samples() if s.name == name)
+        sample = next(s for s in samples(task_of(entry.metadata)) if s.name == name)
         ss["source"], ss["sample"] = "Gallery", f"{sample.class_name} ({sample.name})"
     if "norm" in values:
         ss["norm"] = {v: k for k, v in NORMS.items()}[values.pop("norm")]
@@ -313,16 +323,16 @@ def choose_image(size: int, class_names: list[str], preferred_fit: str = "letter
     st.sidebar.header("Image")
     source = st.sidebar.radio("Source", ["Gallery", "Upload"], horizontal=True, key="source")
     if source == "Gallery":
-        gallery = samples()
-        names = [f"{s.class_name} ({s.name})" for s in gallery]
-        sample = gallery[names.index(st.sidebar.selectbox("Sample", names, key="sample"))]
+        shown, canvases = gallery(task)
+        names = [f"{s.class_name} ({s.name})" for s in canvases]
+        sample = canvases[names.index(st.sidebar.selectbox("Sample", names, key="sample"))]
         if sample.image.shape[:2] != (size, size):
-            st.warning(f"The gallery holds {sample.image.shape[0]} px canvases of the default task; "
+            st.warning(f"The gallery holds {sample.image.shape[0]} px canvases of {shown}; "
                        f"this model takes {size} px. Upload an image instead.")
             return None
-        if task != DEFAULT_TASK:
-            st.warning(f"The gallery holds canvases of the default task ({DEFAULT_TASK}); this model was "
-                       f"trained on {task}, so its answers here are outside its task.")
+        if shown != task:
+            st.warning(f"No gallery of {task} is shipped; these are canvases of {shown}, so this model's "
+                       f"answers here are outside its task.")
         label = sample.label if class_names[sample.label] == sample.class_name else None
         return ImageChoice(sample.image, f"sample:{sample.name}", sample.name, label, sample.box, (), sample.name)
     up = st.sidebar.file_uploader("Image file", type=UPLOAD_TYPES, key="image_upload",
@@ -616,7 +626,7 @@ def batch_section(choice: ModelChoice, cfg: AttackConfig, seed: int, glances: in
     items: list[tuple[str, np.ndarray, int | None, tuple[int, int, int, int] | None, str]] = []
     if source == "The gallery":
         items = [(s.name, s.image, s.label if names[s.label] == s.class_name else None, s.box, f"sample:{s.name}")
-                 for s in samples() if s.image.shape[:2] == (size, size)]
+                 for s in samples(task_of(model.metadata)) if s.image.shape[:2] == (size, size)]
         if not items:
             st.warning(f"The gallery holds canvases of another size than this model's {size} px.")
             return
@@ -665,11 +675,11 @@ def batch_section(choice: ModelChoice, cfg: AttackConfig, seed: int, glances: in
     st.download_button("CSV", batch_csv(rows, names), "batch.csv", "text/csv", key="batch_csv", on_click="ignore")
 
 
-def gallery_section() -> None:
-    st.caption("The shipped test canvases of the default task, the item's box in green; pick one in "
-               "the sidebar.")
+def gallery_section(task: str) -> None:
+    shown, canvases = gallery(task)
+    st.caption(f"The shipped test canvases of {shown}, the item's box in green; pick one in the sidebar.")
     cols = st.columns(5)
-    for i, (s, thumb) in enumerate(zip(samples(), thumbnails())):
+    for i, (s, thumb) in enumerate(zip(canvases, thumbnails(shown))):
         cols[i % 5].image(thumb, caption=f"{s.class_name} ({s.name})", width=150)
 
 
@@ -714,7 +724,7 @@ def main() -> None:
                   "step; not compiled, so the first attack costs what every later one does)"
                   if use_inference_form() else "eager model (S3TA_INFERENCE_FORM=0)"))
     picked = choose_image(config.image_size, class_names, str(model.metadata.get("input_fit", "letterbox")),
-                          str(model.metadata.get("task", DEFAULT_TASK)))
+                          task_of(model.metadata))
     st.session_state.setdefault("glances", min(model.default_glances, MAX_GLANCES))
     glances = st.sidebar.slider("Glances", 1, MAX_GLANCES, key="glances",
                                 help="How long the model looks (the defender). An attack keeps the count it "
@@ -788,7 +798,7 @@ def main() -> None:
         "Attributions": lambda: attribution_section(subject, clean, shown, display),
         "Export": lambda: export_section(subject, shown, display, choice),
         "Model": lambda: model_section(choice),
-        "Gallery": gallery_section}
+        "Gallery": lambda: gallery_section(task_of(model.metadata))}
     needs_attack = {"Attention pull", "Perturbation", "Attack drift"}
     needs_settings = {"Compare models", "Glance grid", "Race", "Batch"}
     for name, tab in zip(SECTIONS, tabs):

@@ -261,16 +261,23 @@ def test_a_failing_attack_gets_a_message_and_the_page_goes_on(app, monkeypatch):
     assert figure(app, "glances_chart")["frames"]  # the clean view is still there
 
 
-def test_a_model_of_another_canvas_task_is_warned_about_the_gallery(app, tmp_path):
+def test_a_model_gets_its_tasks_gallery_or_a_warning_where_none_is_shipped(app, tmp_path):
     from experiments.train import get_args_parser, main
 
     from .test_train import TINY
-    main(get_args_parser().parse_args(["--out", str(tmp_path / "cued"), "--set", "train.epochs=1",
-                                       "--set", "train.task=cued-fashion-mnist", *TINY]))
     assert not any("outside its task" in w.value for w in app.warning)  # the default model: no warning
-    app.sidebar.selectbox(key="model_choice").set_value("Upload a checkpoint…").run()
-    data = (tmp_path / "cued" / "model.safetensors").read_bytes()
-    app.sidebar.file_uploader(key="ckpt_upload").set_value(("cued.safetensors", data, "application/octet-stream")).run()
-    assert not app.exception, app.exception
-    assert any("cued-fashion-mnist" in w.value and "outside its task" in w.value for w in app.warning)
-    assert len(figure(app, "glances_chart")["frames"]) >= 1  # the page still runs it on the canvas
+    for task, has_gallery in (("cued-fashion-mnist", True), ("cued-strip-fashion-mnist", False)):
+        main(get_args_parser().parse_args(["--out", str(tmp_path / task), "--set", "train.epochs=1",
+                                           "--set", f"train.task={task}", *TINY]))
+        app.sidebar.selectbox(key="model_choice").set_value("Upload a checkpoint…").run()
+        data = (tmp_path / task / "model.safetensors").read_bytes()
+        app.sidebar.file_uploader(key="ckpt_upload").set_value((f"{task}.safetensors", data,
+                                                                 "application/octet-stream")).run()
+        assert not app.exception, app.exception
+        warned = any(task in w.value and "outside its task" in w.value for w in app.warning)
+        assert warned != has_gallery
+        assert len(figure(app, "glances_chart")["frames"]) >= 1  # the page runs it on the canvas either way
+        open_tab(app, "Gallery")
+        shown = task if has_gallery else "cluttered-fashion-mnist"
+        assert any(f"test canvases of {shown}," in c.value for c in app.caption)
+        open_tab(app, "Probabilities")

@@ -145,3 +145,21 @@ def test_a_cued_checkpoint_records_its_task_and_is_evaluated_on_it(tmp_path):
     with pytest.raises(SystemExit, match="not a canvas task"):
         evaluate.main(evaluate.get_args_parser().parse_args(
             ["floors", "--checkpoint", "assets/photo_attention.safetensors", "--n", "2"]))
+
+
+def test_each_shipped_gallery_holds_its_tasks_first_test_canvas_of_each_class():
+    from viz.images import gallery_folder, task_gallery
+    shipped = [t for t in CANVAS_TASKS if (gallery_folder(t) / "samples.json").is_file()]
+    assert sorted(shipped) == ["cluttered-fashion-mnist", "cued-fashion-mnist"]
+    _, labels = load_fashion_mnist("test")
+    for task in shipped:
+        shown, samples = task_gallery(task)
+        canvases = ClutteredFashionMNIST("test", seed=0, task=task)
+        assert shown == task and [s.label for s in samples] == list(range(10))
+        for s in samples:
+            index = int(s.name[len("test_"):-len(".png")])
+            assert index == int(np.flatnonzero(labels == s.label)[0])  # the first of its class
+            image, label, box = canvases[index]
+            assert label == s.label and tuple(box.tolist()) == s.box
+            np.testing.assert_allclose(s.image, image.permute(1, 2, 0).numpy(), atol=0.5 / 255 + 1e-6)
+    assert task_gallery("cued-strip-fashion-mnist")[0] == "cluttered-fashion-mnist"  # none shipped: the default's

@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from model.data.canvases import DEFAULT_TASK
 from model.data.stats import image_stats
 
 __all__ = ["ImageError", "PreparedImage", "prepare_image", "domain_warnings", "MAX_FILE_BYTES",
-           "MAX_PIXELS", "FIT_MODES", "Sample", "load_samples", "SAMPLES_DIR"]
+           "MAX_PIXELS", "FIT_MODES", "Sample", "load_samples", "SAMPLES_DIR",
+           "gallery_folder", "task_gallery"]
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the image uploader's max_upload_size in app.py
 MAX_PIXELS = 40_000_000  # decoded size limit: a 5 MB PNG can declare gigapixels (a "bomb")
@@ -198,6 +200,20 @@ class Sample:
     label: int
     class_name: str
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1), half-open, pixels
+
+
+def gallery_folder(task: str, root: Path = SAMPLES_DIR) -> Path:
+    """Where a canvas task's gallery is: ``root`` for the default task, ``root/<task>`` for others."""
+    return root if task == DEFAULT_TASK else root / task
+
+
+def task_gallery(task: str, root: Path = SAMPLES_DIR) -> tuple[str, list[Sample]]:
+    """(the task whose canvases are shown, the samples): the task's own gallery when one is
+    shipped, else the default task's (the page then says the model is outside its task)."""
+    folder = gallery_folder(task, root)
+    if task != DEFAULT_TASK and (folder / "samples.json").is_file():
+        return task, load_samples(folder)
+    return DEFAULT_TASK, load_samples(root)
 
 
 def load_samples(folder: Path = SAMPLES_DIR) -> list[Sample]:
