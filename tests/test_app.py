@@ -281,3 +281,19 @@ def test_a_model_gets_its_tasks_gallery_or_a_warning_where_none_is_shipped(app, 
         shown = task if has_gallery else "cluttered-fashion-mnist"
         assert any(f"test canvases of {shown}," in c.value for c in app.caption)
         open_tab(app, "Probabilities")
+
+
+def test_the_cued_model_looks_twice_in_the_page(app):
+    """The shipped cued model gets its own gallery; one glance reads only the cue (a wrong answer
+    here), two read the named item; its stored race is drawn in the Race tab."""
+    options = app.sidebar.selectbox(key="model_choice").options
+    app.sidebar.selectbox(key="model_choice").set_value(next(o for o in options if o.startswith("s3ta_cued"))).run()
+    assert not app.exception and not any("outside its task" in w.value for w in app.warning)
+    app.sidebar.selectbox(key="sample").set_value("Trouser (test_0002.png)").run()
+    titles = {}
+    for n in (1, 2):
+        app.sidebar.slider(key="glances").set_value(n).run()
+        titles[n] = panels(figure(app, "glances_chart"))[0]
+    assert titles[1].startswith("clean: Bag") and titles[2].startswith("clean: Trouser"), titles
+    open_tab(app, "Race")
+    assert figure(app, "race_dataset_chart")["data"]

@@ -3,12 +3,16 @@ numbers are in docs/checkpoints.md)."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from experiments.evaluate.measure import attention_on_item
 from model import AttackConfig, load_model, pgd
 from model.data import make_batch
+from model.data.cued import CUE_STYLES
+from model.metrics import box_mass
+from viz.studies import dataset_race
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 N = 400
@@ -82,3 +86,27 @@ def test_baseline_checkpoint_is_the_same_backbone_adversarially_trained(test_bat
     assert acc >= 0.5
     # global average pooling spreads its "attention" evenly: about the box's share of the canvas
     assert mass.mean() < 0.2
+
+
+@pytest.fixture(scope="module")
+def cued_batch():
+    return make_batch("test", range(N), seed=0, task="cued-fashion-mnist")
+
+
+def test_cued_checkpoint_reads_the_cue_then_the_named_item(cued_batch):
+    """The two-look solution (docs/findings.md): glance 1 on the cue and at chance, the later
+    glances on the item of the cue's colour and right; its race is stored for the app."""
+    model = load_model(ASSETS / "s3ta_cued.safetensors")
+    meta = model.metadata
+    assert meta["task"] == "cued-fashion-mnist" and meta["recipe"]["adv"]["method"] == "pgd"
+    x, y, boxes = cued_batch
+    with torch.no_grad():
+        out = model(x, glances=4)
+    by_glance = (out.step_logits.argmax(-1) == y[:, None]).float().mean(0)
+    assert by_glance[0] <= 0.2 and by_glance[1:].min() >= 0.64  # 0.10 and 0.72-0.74 on 1,000 canvases
+    maps = out.attention.mean(dim=2).numpy()  # (B, glances, h, w), heads averaged
+    cue = box_mass(maps[:, 0], np.array(CUE_STYLES["corner"].cue), (96, 96))
+    item = box_mass(maps[:, 1:], boxes.numpy()[:, None], (96, 96))
+    assert cue.mean() >= 0.9 and item.mean() >= 0.85  # 0.99 and 0.93 on 1,000 canvases
+    rows = dataset_race(meta)
+    assert rows and {r["glances"] for r in rows} == {1, 2, 4, 8} and {r["eps_255"] for r in rows} == {8.0, 16.0}
