@@ -20,7 +20,6 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from bench.report import emit  # noqa: E402
 from experiments.train.config import TrainConfig  # noqa: E402
 from experiments.train.loop import adversarial_batch, autocast, glance_loss  # noqa: E402
 from model import AttackConfig, ModelConfig, build_model, pgd  # noqa: E402
@@ -130,14 +129,15 @@ def main() -> None:
     print("\n".join(lines), flush=True)
     for label, cfg in configs(args.tiny, args.glances).items():
         fp32, mem32 = train_rate(cfg, "none", args.batch, args.steps, device, not args.no_channels_last)
-        print(f"  {label}: fp32 {fp32:.1f} img/s", flush=True)  # partial rows survive a time limit
+        print(f"  ({label}: fp32 {fp32:.1f} img/s)", flush=True)  # partial rows survive a time limit
         bf16, mem16 = train_rate(cfg, "bf16", args.batch, args.steps, device, not args.no_channels_last)
-        print(f"  {label}: bf16 {bf16:.1f} img/s", flush=True)
+        print(f"  ({label}: bf16 {bf16:.1f} img/s)", flush=True)
         latency = pgd_latency(cfg, device, args.pgd_steps, args.repeats)
         lines.append(f"| {label} | {fp32:.1f} | {bf16:.1f} | {bf16 / fp32:.2f} | {mem32:.1f} | {mem16:.1f} "
                      f"| {latency:.3f} |")
         print(lines[-1], flush=True)
-    emit(lines, args.md)
+    if args.md:  # the table was printed row by row above
+        Path(args.md).write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
