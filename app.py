@@ -723,6 +723,8 @@ def main() -> None:
                + ("inference form (BatchNorm folded, channels last: about 0.6 of the eager cost per attack "
                   "step; not compiled, so the first attack costs what every later one does)"
                   if use_inference_form() else "eager model (S3TA_INFERENCE_FORM=0)"))
+    if model.metadata.get("description"):  # what the model is, in its own words (e.g. the cued model's looks)
+        st.caption(str(model.metadata["description"]))
     picked = choose_image(config.image_size, class_names, str(model.metadata.get("input_fit", "letterbox")),
                           task_of(model.metadata))
     st.session_state.setdefault("glances", min(model.default_glances, MAX_GLANCES))

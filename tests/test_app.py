@@ -289,6 +289,7 @@ def test_the_cued_model_looks_twice_in_the_page(app):
     options = app.sidebar.selectbox(key="model_choice").options
     app.sidebar.selectbox(key="model_choice").set_value(next(o for o in options if o.startswith("s3ta_cued"))).run()
     assert not app.exception and not any("outside its task" in w.value for w in app.warning)
+    assert any("glance 1 looks at the cue" in c.value for c in app.caption)  # the model says what it is
     app.sidebar.selectbox(key="sample").set_value("Trouser (test_0002.png)").run()
     titles = {}
     for n in (1, 2):
