@@ -40,8 +40,11 @@ def chain(meta: dict) -> list[dict]:
     stages = [meta]
     while stages[0].get("init_from"):
         prev = stages[0]["init_from"]
+        # the stage before that one: its own start, when that checkpoint is in the repository
+        start = (prev.get("recipe") or {}).get("init_from")
+        earlier = read_metadata(ROOT / start) if start and (ROOT / start).is_file() else None
         stages.insert(0, {"command": prev.get("command"), "wall_time_s": prev.get("wall_time_s"),
-                          "recipe": prev.get("recipe"), "init_from": None})
+                          "recipe": prev.get("recipe"), "init_from": earlier})
     return stages
 
 
