@@ -1,6 +1,5 @@
-"""The attention guide of the cued tasks: its cover equals the metrics' box weights, its loss is
-small exactly where the maps sit on the cue then the item, its weight fades, and training with it
-moves glance 1's attention onto the cue."""
+"""The attention guide of the cued tasks: its loss is small exactly where the maps sit on the cue
+then the item, its weight fades, and training with it moves glance 1's attention onto the cue."""
 
 import json
 
@@ -10,22 +9,14 @@ import torch
 
 from experiments.train import get_args_parser, main
 from experiments.train.config import TrainConfig
-from experiments.train.guide import cell_cover, guide_loss, guide_weight_at
+from experiments.train.guide import guide_loss, guide_weight_at
 from model import load_model
 from model.data import make_batch
 from model.data.cued import CUE_STYLES
-from model.metrics import box_mass, box_weights
+from model.metrics import box_mass
 from tests.test_train import TINY
 
 CORNER = CUE_STYLES["corner"].cue
-
-
-def test_cell_cover_equals_the_metrics_box_weights():
-    rng = np.random.default_rng(0)
-    lo = rng.integers(0, 60, size=(16, 2))
-    boxes = np.concatenate([lo, lo + rng.integers(1, 36, size=(16, 2))], axis=1)
-    ours = cell_cover(torch.tensor(boxes), (12, 12), (96, 96)).numpy()
-    np.testing.assert_allclose(ours, box_weights(boxes, (12, 12), (96, 96)), atol=1e-6)
 
 
 def _maps(b: int, n: int, heads: int, cells: list[tuple[int, int]]) -> torch.Tensor:
@@ -77,7 +68,8 @@ def test_training_with_the_guide_moves_glance_one_onto_the_cue(tmp_path):
     mass = {}
     for name, weight in (("plain", 0.0), ("guided", 5.0)):
         out = tmp_path / name
-        main(get_args_parser().parse_args([*TINY, "--set", "train.task=cued-fashion-mnist", "--set", "train.train_size=256",
+        main(get_args_parser().parse_args([*TINY, "--set", "train.task=cued-fashion-mnist",
+              "--set", "train.train_size=256",
               "--set", "train.epochs=3", "--set", "train.glances_min=2", "--set", "train.glances_max=2",
               "--set", "train.loss=last", "--set", f"train.guide_weight={weight}", "--set", "train.guide_fraction=1",
               "--set", "train.lr=0.005", "--out", str(out), "--threads", "1"]))
