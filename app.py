@@ -124,7 +124,7 @@ def gallery(task: str) -> tuple[str, list[Sample]]:
     return task_gallery(task)
 
 
-def samples(task: str = DEFAULT_TASK) -> list[Sample]:
+def samples(task: str) -> list[Sample]:
     return gallery(task)[1]
 
 
@@ -168,7 +168,8 @@ def heads_of(meta: dict[str, Any]) -> int:
 
 def link_fields(stems: list[str], meta: dict[str, Any]) -> list[Field]:
     """What a link may carry besides the model, checked against the linked model's classes and heads."""
-    return [Field("compare", "choice", choices=stems), Field("sample", "choice", choices=[s.name for s in samples(task_of(meta))]),
+    gallery_names = [s.name for s in samples(task_of(meta))]
+    return [Field("compare", "choice", choices=stems), Field("sample", "choice", choices=gallery_names),
             Field("glances", "int", 1, MAX_GLANCES), Field("attack_glances", "int", 1, MAX_GLANCES),
             Field("norm", "choice", choices=list(NORMS.values())), Field("eps", "float", 0, MAX_EPS_255),
             Field("steps", "int", 1, MAX_STEPS), Field("target", "choice", choices=list(TARGETS.values())),

@@ -52,7 +52,8 @@ def main() -> None:
                         "class_name": CLASS_NAMES[int(label)], "box": [int(v) for v in box]})
     note = (f"{NOTES.get(args.task, args.task)} (split, index, seed), task {args.task}; "
             "box = item box (x0, y0, x1, y1), half-open, pixels")
-    (out / "samples.json").write_text(json.dumps({"note": note, "task": args.task, "samples": entries}, indent=1) + "\n")
+    index = {"note": note, "task": args.task, "samples": entries}
+    (out / "samples.json").write_text(json.dumps(index, indent=1) + "\n")
     print(f"{len(entries)} canvases of {args.task} in {out}")
 
 
