@@ -3,8 +3,8 @@
     pip install --no-deps torchattacks   # its torchvision dependency is not needed for this
     python bench/crosscheck_torchattacks.py --n 500 --md bench/crosscheck.md
 
-Robust accuracy of the shipped default at its glance count under untargeted L-inf attacks at
-8/255: if an independent attack finds a robust accuracy more than a couple of points below ours,
+Robust accuracy of a checkpoint (the shipped default unless ``--checkpoint``), on test canvases
+of its own task, at its glance count under untargeted L-inf attacks at 8/255: if an independent attack finds a robust accuracy more than a couple of points below ours,
 our attack is too weak.
 """
 
@@ -17,7 +17,7 @@ import torch
 from report import emit  # bench/report.py, beside this script
 
 from model import AttackConfig, load_model, pgd
-from model.data import make_batch
+from model.data import DEFAULT_TASK, make_batch
 from model.inference import LogitsOnly
 
 
@@ -33,6 +33,7 @@ def main() -> None:
 
     model = load_model(args.checkpoint)
     glances = model.config.glances
+    task = model.metadata.get("task", DEFAULT_TASK)
     eps = args.eps / 255
 
     wrapped = LogitsOnly(model, glances).eval()
@@ -55,14 +56,15 @@ def main() -> None:
     for name, attack in attacks.items():
         correct, t0 = 0, time.time()
         for start in range(0, args.n, 100):
-            x, y, _ = make_batch("test", range(start, min(args.n, start + 100)))
+            x, y, _ = make_batch("test", range(start, min(args.n, start + 100)), task=task)
             adv = attack(x, y)
             assert (adv - x).abs().max() <= eps + 1e-6
             with torch.no_grad():
                 correct += int((model(adv, glances=glances).logits.argmax(1) == y).sum())
         rows.append((name, correct / args.n, time.time() - t0))
         print(rows[-1], flush=True)
-    lines = [f"Shipped default S3TA, {glances} glances, {args.n} test canvases, untargeted L-inf "
+    name = "Shipped default S3TA" if args.checkpoint is None else f"`{args.checkpoint}`"
+    lines = [f"{name}, {glances} glances, {args.n} test canvases of {task}, untargeted L-inf "
              f"eps {args.eps:g}/255.", "", "| attack | robust accuracy | seconds |", "|---|---:|---:|"]
     lines += [f"| {n} | {a:.3f} | {t:.0f} |" for n, a, t in rows]
     emit(lines, args.md)
