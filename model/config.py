@@ -29,6 +29,7 @@ class ModelConfig:
     query_hidden: int = 128
     head_hidden: int = 128
     glances: int = 4  # default unroll length; forward(..., glances=n) overrides it
+    belief_query: bool = False  # photo_attention: each head also looks where its current class has evidence
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes, not architecture

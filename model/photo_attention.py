@@ -5,7 +5,10 @@ The frozen EfficientNet-Lite0 trunk (last stride dilated: a 14x14 map at 224 px;
 original 7x7 with ``output_stride=32``) gives the values; learned 1x1 keys (no spatial basis: with it, attention settles on fixed grid positions);
 an LSTM emits the queries of ``heads`` heads each glance, reads a projection of what they
 found, and the attended feature vector, mixed over heads, goes through the pretrained
-classifier. With zero queries attention is uniform and the model is exactly the pretrained
+classifier. With ``belief_query`` each head's attention logits also get, at a learned scale, the
+classifier's evidence at each position for the classes the model believes so far (the even pooling's
+answer before glance 1, then each glance's): top-down attention from the current guess.
+With zero queries (and belief scales) attention is uniform and the model is exactly the pretrained
 network (average pooling); distillation (``experiments.distill``) teaches the queries where to
 look so that a glance agrees with the teacher.
 """
@@ -63,6 +66,8 @@ class PhotoAttention(Classifier):
         nn.init.zeros_(self.query[-1].weight)  # zero queries: uniform attention, the pretrained network
         nn.init.zeros_(self.query[-1].bias)
         self.mix = nn.Parameter(torch.zeros(h))  # softmax weights of the heads' answers
+        # per-head scale of the belief's class evidence in the attention logits (zero: not used yet)
+        self.belief = nn.Parameter(torch.zeros(h)) if config.belief_query else None
 
     @property
     def heads(self) -> int:
@@ -85,10 +90,17 @@ class PhotoAttention(Classifier):
         state = (fmap.new_zeros(b, self.lstm.hidden_size), fmap.new_zeros(b, self.lstm.hidden_size))
         weights = self.mix.softmax(0)[None, :, None]
         step_logits, maps = [], []
+        belief = self.trunk._fc(values.mean(1)) if self.belief is not None else None  # even pooling's answer
         for _ in range(glances):
             queries = self.query(state[0]).view(b, self.heads, -1)  # (B, heads, dk)
-            answers, attention = attend(queries, keys, values)  # (B, heads, C), (B, heads, n)
+            if belief is None:
+                answers, attention = attend(queries, keys, values)  # (B, heads, C), (B, heads, n)
+            else:  # one more key channel, the evidence for the believed classes, read at a per-head scale
+                evidence = values @ (belief.softmax(-1) @ self.trunk._fc.weight)[:, :, None]  # (B, n, 1)
+                scale = self.belief[None, :, None].expand(b, -1, 1)
+                answers, attention = attend(torch.cat([queries, scale], -1), torch.cat([keys, evidence], -1), values)
             step_logits.append(self.trunk._fc((answers * weights).sum(1)))
+            belief = step_logits[-1] if belief is not None else None
             state = self.lstm(torch.cat([self.read(answers).flatten(1), queries.flatten(1)], 1), state)
             maps.append(attention.view(b, -1, hh, ww))
         step = torch.stack(step_logits, dim=1)

@@ -35,6 +35,27 @@ def test_an_untrained_head_is_the_pretrained_network_with_uniform_attention(fres
     assert torch.allclose(out.attention, torch.full_like(out.attention, 1 / 196))
 
 
+def test_belief_query_starts_as_the_plain_head_and_adds_the_believed_class_evidence():
+    torch.manual_seed(0)
+    plain = build_model(photo_config(glances=2, output_stride=32))
+    believer = build_model(photo_config(glances=2, output_stride=32, belief_query=True))
+    believer.load_state_dict({**plain.state_dict(), "belief": torch.zeros(4)})
+    fmap = torch.randn(2, 1280, 7, 7)
+    with torch.no_grad():
+        assert torch.allclose(plain.attend_map(fmap, 2).step_logits, believer.attend_map(fmap, 2).step_logits, atol=1e-5)
+        believer.belief.copy_(torch.tensor([0.0, 0.5, 1.0, 2.0]))
+        out = believer.attend_map(fmap, 2)
+    # glance 1 by hand: the even pooling's class distribution weights the classifier's rows
+    fc, values = believer.trunk._fc, fmap.flatten(2).transpose(1, 2)  # (B, 49, C)
+    p = fc(values.mean(1)).softmax(-1)
+    evidence = torch.stack([torch.stack([(p[b] * (fc.weight @ values[b, n])).sum() for n in range(49)])
+                            for b in range(2)])  # (B, 49)
+    for head, scale in enumerate((0.0, 0.5, 1.0, 2.0)):  # zero queries at glance 1: only the evidence
+        expected = (scale * evidence).softmax(-1).view(2, 7, 7)
+        assert torch.allclose(out.attention[:, 0, head], expected, atol=1e-5)
+    assert believer.belief.requires_grad and "belief" in believer.state_dict()
+
+
 def test_checkpoint_holds_the_head_only_and_round_trips(fresh, tmp_path):
     with torch.no_grad():
         for p in fresh.query.parameters():
@@ -109,7 +130,7 @@ def test_distill_cli_writes_a_labelled_checkpoint(tmp_path):
     meta = main(get_args_parser().parse_args(["--images", str(photos), "--cutouts", str(cutouts), "--holdout",
                                               str(photos), "--holdout-cutouts", str(cutouts), "--views", "8",
                                               "--holdout-views", "4", "--epochs", "2", "--batch-size", "4",
-                                              "--glances", "2", "--out", str(out)]))
+                                              "--glances", "2", "--evidence-weight", "0.5", "--out", str(out)]))
     model, stored, _ = load_checkpoint(out)
     assert stored["description"].startswith("An attention head on a pretrained ImageNet classifier")
     assert stored["class_names"][285] == "Egyptian Mau" and len(meta["history"]) == 2
@@ -128,7 +149,8 @@ def test_attention_entropy_is_log_n_when_uniform_and_zero_when_peaked():
 
 
 @pytest.mark.parametrize("flag,value", [("--views", "0"), ("--sharpen", "0"), ("--epochs", "-1"), ("--heads", "0"),
-                                        ("--entropy-weight", "-1")])
+                                        ("--entropy-weight", "-1"), ("--evidence-weight", "-1"),
+                                        ("--evidence-tau", "0")])
 def test_distill_cli_refuses_bad_settings(tmp_path, flag, value):
     with pytest.raises(SystemExit):
         main(get_args_parser().parse_args(["--images", str(tmp_path), flag, value]))

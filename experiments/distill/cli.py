@@ -6,7 +6,8 @@ unlabelled photos (the network labels them itself):
 Each of ``--views`` training views is a random crop of a photo, with a cut-out object (RGBA,
 ``--cutouts``) pasted on half of them. The frozen trunk's 14x14 feature map and the teacher's
 logits are computed once per view; the head (keys, LSTM, queries, head mix) then trains on
-them to match the teacher's class distribution, sharpened (``--sharpen`` < 1), at every glance.
+them to match the teacher's class distribution, sharpened (``--sharpen`` < 1), at every glance,
+and (``--evidence-weight``) to look where the teacher finds that class (its class evidence map).
 ``--holdout`` names photos (and ``--holdout-cutouts`` objects) never trained on: agreement with
 the teacher on their crops and attention on the pasted objects go into the checkpoint.
 """
@@ -31,6 +32,7 @@ from model.efficientnet_lite import load_pretrained
 from model.imagenet_names import imagenet_class_names
 from model.photo_attention import PhotoAttention, photo_config
 
+from .evidence import evidence_loss, evidence_target
 from .measure import agreement, as_batch, batches, box_attention
 from .scenes import Scene, list_images, load_rgb, load_rgba, make_views, object_view
 
@@ -61,11 +63,23 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--sharpen", type=float, default=0.5, help="teacher temperature (< 1 sharpens)")
     p.add_argument("--glances", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--key-channels", type=int, default=64,
+                   help="width of the keys and queries (the class evidence of 1,000 classes needs room)")
+    p.add_argument("--belief-query", action="store_true",
+                   help="each head also looks where the classes it believes so far have evidence "
+                        "(model/photo_attention.py); the scale is learned, from --belief-init")
+    p.add_argument("--belief-init", type=float, default=0.0,
+                   help="the belief scale to start from (0: the untrained head is the pretrained network)")
     p.add_argument("--output-stride", type=int, default=16, choices=(16, 32),
                    help="16: the last stride dilated, a 14x14 map at 224 px; 32: the original 7x7")
     p.add_argument("--entropy-weight", type=float, default=0.0,
                    help="add this times the mean entropy of the attention maps (nats) to the loss: > 0 asks "
                         "each glance to look at fewer places, and the teacher decides which")
+    p.add_argument("--evidence-weight", type=float, default=0.0,
+                   help="add this times the cross-entropy of each glance's attention against the teacher's "
+                        "class evidence map (experiments/distill/evidence.py) for its class: look where the "
+                        "teacher finds the class")
+    p.add_argument("--evidence-tau", type=float, default=1.0, help="temperature of the evidence map's softmax")
     p.add_argument("--object-teacher", action="store_true",
                    help="on scenes with a pasted object, learn the teacher's classes of the object on its own "
                         "(its box, cropped and enlarged) instead of the whole scene's: to match, the head has "
@@ -79,15 +93,19 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> None:
-    for name in ("views", "holdout_views", "batch_size", "glances", "heads"):
+    for name in ("views", "holdout_views", "batch_size", "glances", "heads", "key_channels"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1")
     if args.epochs < 0:
         raise SystemExit("--epochs must be >= 0 (0: measure the untrained head, the pretrained network)")
     if not 0 < args.sharpen <= 10 or not args.lr > 0:
         raise SystemExit("--sharpen must be in (0, 10] and --lr > 0")
-    if not 0 <= args.entropy_weight <= 10:
-        raise SystemExit("--entropy-weight must be in [0, 10]")
+    if not 0 <= args.entropy_weight <= 10 or not 0 <= args.evidence_weight <= 10:
+        raise SystemExit("--entropy-weight and --evidence-weight must be in [0, 10]")
+    if args.belief_init and not args.belief_query:
+        raise SystemExit("--belief-init needs --belief-query")
+    if not 0 < args.evidence_tau <= 100:
+        raise SystemExit("--evidence-tau must be in (0, 100]")
 
 
 def _views(photos_dir: Path, cutouts_dir: Path | None, n: int, seed: int) -> list[Scene]:
@@ -129,7 +147,11 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.time()
-    model = PhotoAttention(photo_config(glances=args.glances, heads=args.heads, output_stride=args.output_stride))
+    model = PhotoAttention(photo_config(glances=args.glances, heads=args.heads, output_stride=args.output_stride,
+                                       key_channels=args.key_channels, belief_query=args.belief_query))
+    if model.belief is not None:
+        with torch.no_grad():
+            model.belief.fill_(args.belief_init)
     if args.init:
         loaded, _, _ = load_checkpoint(args.init, "cpu")
         model.load_state_dict(loaded.state_dict())
@@ -159,8 +181,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         order, total, same = torch.randperm(len(train_views), generator=gen), 0.0, 0
         for i in range(0, len(order), args.batch_size):
             idx = order[i:i + args.batch_size]
-            out = model.attend_map(maps[idx].float(), args.glances)
+            fmap = maps[idx].float()
+            out = model.attend_map(fmap, args.glances)
             loss = distill_loss(out.step_logits, teacher_logits[idx], args.sharpen)
+            if args.evidence_weight:
+                target = evidence_target(model.trunk._fc, fmap, teacher_logits[idx].argmax(1), args.evidence_tau)
+                loss = loss + args.evidence_weight * evidence_loss(out.attention, target)
             if args.entropy_weight:
                 loss = loss + args.entropy_weight * attention_entropy(out.attention)
             opt.zero_grad(set_to_none=True)
