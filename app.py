@@ -29,6 +29,7 @@ from viz.catalog import (
     MAX_CHECKPOINT_BYTES,
     Entry,
     better_fits,
+    compare_default,
     describe,
     list_checkpoints,
     load_uploaded,
@@ -199,8 +200,8 @@ def apply_link() -> list[str]:
     ss = st.session_state
     labels = {e.path.stem: e.label for e in entries}
     ss["model_choice"] = entry.label
-    if "compare" in values:
-        ss["compare_model"] = labels[values.pop("compare")]
+    if "compare" in values:  # the link's pick stands, whatever task it was trained on
+        ss["compare_model"], ss["_compare_task"] = labels[values.pop("compare")], task_of(entry.metadata)
     if "sample" in values:
         name = values.pop("sample")
         sample = next(s for s in samples(task_of(entry.metadata)) if s.name == name)
@@ -523,8 +524,13 @@ def outcome_text(run: AttackRun, class_names: list[str]) -> str:
 def compare_section(choice: ModelChoice, subject: Subject, cfg: AttackConfig, seed: int, display: Display) -> None:
     entries, _ = catalog()
     labels = [e.label for e in entries]
-    default = next((e.label for e in entries if e.path.stem == "baseline_default"), labels[0])
-    st.session_state.setdefault("compare_model", default)
+    task = task_of(subject.model.metadata)  # type: ignore[arg-type]
+    ss = st.session_state
+    if ss.get("_compare_task") != task:  # first visit, or a model of another task: its own baseline
+        ss["_compare_task"] = task
+        picked = next((e for e in entries if e.label == ss.get("compare_model")), None)
+        if picked is None or task_of(picked.metadata) != task:
+            ss["compare_model"] = compare_default(entries, task, DEFAULT_TASK).label
     pick = st.selectbox("Compare with", labels, key="compare_model",
                         help="The same image, attack settings, target and seed run against both models.")
     entry = entries[labels.index(pick)]

@@ -17,7 +17,8 @@ from model.factory import ARCHITECTURES  # noqa: E402
 SHIPPED = [("s3ta_default", "S3TA, adversarially trained (the default)"),
            ("s3ta_clean", "S3TA, trained without attacks"),
            ("baseline_default", "ResNet + global average pooling, adversarially trained"),
-           ("s3ta_cued", "S3TA on the cued task: the cue first, then the item of its colour")]
+           ("s3ta_cued", "S3TA on the cued task: the cue first, then the item of its colour"),
+           ("baseline_cued", "ResNet + global average pooling on the cued task: as long a training, the same PGD stage")]
 
 
 # The programs moved from model/ to experiments/ after these checkpoints were trained: show the
@@ -68,7 +69,7 @@ def main() -> None:
            "a time on a 2-core machine, one torch thread each, so the wall times are those of one core. "
            "Commands recorded as `python -m model.train` / `model.evaluate` are shown under today's "
            "names (`experiments.train` / `experiments.evaluate`). Each model is measured on its own task's "
-           "canvases (`s3ta_cued`: the cued task, `model/data/cued.py`; the others: the cluttered task).", "",
+           "canvases (`s3ta_cued` and `baseline_cued`: the cued task, `model/data/cued.py`; the others: the cluttered task).", "",
            "| metric | " + " | ".join(f"`{n}`" for n, _ in SHIPPED) + " |",
            "|---|" + "---:|" * len(SHIPPED)]
     for label, key in rows:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,6 +85,31 @@ def test_compare_two_models_on_the_same_attack(form, baseline, downloads):
     sheet = np.asarray(Image.open(io.BytesIO(downloads["compare_png"])))
     assert sheet.shape == (2 * (288 + 18) + 4, 3 * 288 + 2 * 4, 3)  # a row of three captioned panels per model
     assert b"Plotly.newPlot" in downloads["compare_html"]
+
+
+def test_compare_default_is_a_baseline_of_the_same_task_else_baseline_default():
+    from viz.catalog import Entry, compare_default
+
+    def entry(stem, arch, task=None):
+        return Entry(stem, Path(f"/m/{stem}.safetensors"), {"config": {"arch": arch}, **({"task": task} if task else {})})
+
+    entries = [entry("s3ta_default", "s3ta"), entry("baseline_cued", "baseline", "cued"),
+               entry("baseline_default", "baseline")]
+    assert compare_default(entries, "cued", "plain").path.stem == "baseline_cued"
+    assert compare_default(entries, "plain", "plain").path.stem == "baseline_default"  # no task recorded: the default
+    assert compare_default(entries, "other", "plain").path.stem == "baseline_default"
+    assert compare_default(entries[:1], "other", "plain").path.stem == "s3ta_default"
+
+
+def test_compare_starts_with_the_baseline_of_the_models_own_task():
+    at = page(model="s3ta_cued", sample="test_0002.png", tab="Compare models")
+    assert at.selectbox(key="compare_model").value.startswith("baseline_cued")
+    default = next(o for o in at.sidebar.selectbox(key="model_choice").options if o.startswith("s3ta_default"))
+    at.sidebar.selectbox(key="model_choice").set_value(default).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="compare_model").value.startswith("baseline_default")
+    linked = page(model="s3ta_cued", sample="test_0002.png", tab="Compare models", compare="baseline_default")
+    assert linked.selectbox(key="compare_model").value.startswith("baseline_default")  # a link's pick stands
 
 
 def test_a_second_model_with_other_classes_is_refused(tmp_path, monkeypatch):

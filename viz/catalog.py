@@ -29,7 +29,7 @@ from model.inference_form import inference_form
 from .images import domain_warnings
 
 __all__ = ["Entry", "list_checkpoints", "open_checkpoint", "load_uploaded", "describe", "models_dir",
-           "better_fits", "MAX_CHECKPOINT_BYTES"]
+           "better_fits", "compare_default", "MAX_CHECKPOINT_BYTES"]
 
 MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024  # the page's upload limit for checkpoints
 
@@ -104,6 +104,17 @@ def describe(meta: dict[str, Any]) -> dict[str, Any]:
             "default glances": config.get("glances"),
             "adversarial training": adv, "epochs": recipe.get("epochs") if isinstance(recipe, dict) else None,
             "test metrics": test, "command": meta.get("command"), "wall time (s)": meta.get("wall_time_s")}
+
+
+def compare_default(entries: list[Entry], task: str, default_task: str) -> Entry:
+    """What to compare a model of ``task`` with first: a listed pooling baseline trained on the
+    same task (shipped ones first, as listed), else ``baseline_default``, else the first entry."""
+    def task_of(e: Entry) -> str:
+        return str(e.metadata.get("task", default_task))
+
+    baselines = [e for e in entries if (e.metadata.get("config") or {}).get("arch") == "baseline"]
+    return (next((e for e in baselines if task_of(e) == task), None)
+            or next((e for e in entries if e.path.stem == "baseline_default"), entries[0]))
 
 
 def better_fits(image: np.ndarray, entries: list[Entry], current: str | None) -> list[Entry]:
