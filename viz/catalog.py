@@ -24,6 +24,7 @@ from model.checkpoint import (
     load_model,
     read_metadata,
 )
+from model.factory import ARCHITECTURES
 from model.inference_form import inference_form
 
 from .images import domain_warnings
@@ -107,12 +108,16 @@ def describe(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def compare_default(entries: list[Entry], task: str, default_task: str) -> Entry:
-    """What to compare a model of ``task`` with first: a listed pooling baseline trained on the
-    same task (shipped ones first, as listed), else ``baseline_default``, else the first entry."""
+    """What to compare a model of ``task`` with first: a listed model without attention (the
+    pooling baseline) trained on the same task (shipped ones first, as listed), else ``baseline_default``, else the first entry."""
     def task_of(e: Entry) -> str:
         return str(e.metadata.get("task", default_task))
 
-    baselines = [e for e in entries if (e.metadata.get("config") or {}).get("arch") == "baseline"]
+    def attends(e: Entry) -> bool:  # as the registered class says, unknown architectures counting as attending
+        cls = ARCHITECTURES.get((e.metadata.get("config") or {}).get("arch"))
+        return cls is None or cls.has_attention
+
+    baselines = [e for e in entries if not attends(e)]
     return (next((e for e in baselines if task_of(e) == task), None)
             or next((e for e in entries if e.path.stem == "baseline_default"), entries[0]))
 
