@@ -91,7 +91,8 @@ def test_compare_default_is_a_baseline_of_the_same_task_else_baseline_default():
     from viz.catalog import Entry, compare_default
 
     def entry(stem, arch, task=None):
-        return Entry(stem, Path(f"/m/{stem}.safetensors"), {"config": {"arch": arch}, **({"task": task} if task else {})})
+        meta = {"config": {"arch": arch}, **({"task": task} if task else {})}
+        return Entry(stem, Path(f"/m/{stem}.safetensors"), meta)
 
     entries = [entry("s3ta_default", "s3ta"), entry("baseline_cued", "baseline", "cued"),
                entry("baseline_default", "baseline")]

@@ -42,7 +42,8 @@ def test_belief_query_starts_as_the_plain_head_and_adds_the_believed_class_evide
     believer.load_state_dict({**plain.state_dict(), "belief": torch.zeros(4)})
     fmap = torch.randn(2, 1280, 7, 7)
     with torch.no_grad():
-        assert torch.allclose(plain.attend_map(fmap, 2).step_logits, believer.attend_map(fmap, 2).step_logits, atol=1e-5)
+        a, b = plain.attend_map(fmap, 2), believer.attend_map(fmap, 2)
+        assert torch.allclose(a.step_logits, b.step_logits, atol=1e-5)
         believer.belief.copy_(torch.tensor([0.0, 0.5, 1.0, 2.0]))
         out = believer.attend_map(fmap, 2)
     # glance 1 by hand: the even pooling's class distribution weights the classifier's rows
@@ -54,6 +55,12 @@ def test_belief_query_starts_as_the_plain_head_and_adds_the_believed_class_evide
         expected = (scale * evidence).softmax(-1).view(2, 7, 7)
         assert torch.allclose(out.attention[:, 0, head], expected, atol=1e-5)
     assert believer.belief.requires_grad and "belief" in believer.state_dict()
+    from model.inference_form import inference_form
+    x = torch.rand(1, 3, 224, 224)
+    with torch.no_grad():  # the app's form of a belief head: the same outputs
+        eager, form = believer(x), inference_form(believer)(x)
+    assert torch.allclose(eager.logits, form.logits, atol=1e-3)
+    assert torch.allclose(eager.attention, form.attention, atol=1e-5)
 
 
 def test_checkpoint_holds_the_head_only_and_round_trips(fresh, tmp_path):

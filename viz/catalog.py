@@ -109,7 +109,8 @@ def describe(meta: dict[str, Any]) -> dict[str, Any]:
 
 def compare_default(entries: list[Entry], task: str, default_task: str) -> Entry:
     """What to compare a model of ``task`` with first: a listed model without attention (the
-    pooling baseline) trained on the same task (shipped ones first, as listed), else ``baseline_default``, else the first entry."""
+    pooling baseline) trained on the same task (shipped ones first, as listed), else
+    ``baseline_default``, else the first entry."""
     def task_of(e: Entry) -> str:
         return str(e.metadata.get("task", default_task))
 
