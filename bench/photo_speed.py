@@ -3,6 +3,8 @@ model (96 px canvases), each at its own input size, one image, as the app runs t
 forms, CPU). Interleaved repeats; the median of each is reported with its ratio.
 
     python bench/photo_speed.py --checkpoint assets/photo_attention.safetensors --md bench/photo_speed.md
+
+More than one ``--checkpoint`` times each photo head in the same interleaved run (side by side).
 """
 
 from __future__ import annotations
@@ -39,13 +41,16 @@ def step_seconds(model: torch.nn.Module, steps: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--checkpoint", type=Path, default=ROOT / "assets" / "photo_attention.safetensors")
+    p.add_argument("--checkpoint", type=Path, nargs="+", default=[ROOT / "assets" / "photo_attention.safetensors"])
     p.add_argument("--task", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--md", default=None)
     args = p.parse_args()
-    models = {"task model": open_checkpoint(args.task), "photo head": open_checkpoint(args.checkpoint)}
+    models = {"task model": open_checkpoint(args.task)}
+    for path in args.checkpoint:
+        name = "photo head" if len(args.checkpoint) == 1 else f"photo head `{path.stem}`"
+        models[name] = open_checkpoint(path)
     for m in models.values():
         step_seconds(m, 2)  # warm-up
     times: dict[str, list[float]] = {k: [] for k in models}
@@ -57,7 +62,8 @@ def main() -> None:
              f"torch {torch.__version__}; PGD-{args.steps} on one image, {args.repeats} interleaved repeats.", "",
              "| model | input | glances | ms per attack step (median) | / task model |", "|---|---|---:|---:|---:|"]
     for name, m in models.items():
-        lines.append(f"| {name} | {m.config.image_size} px | {m.default_glances} | {med[name] * 1e3:.1f} "
+        size = f"{m.config.image_size} px" + ("" if name == "task model" else f", stride {m.config.output_stride}")
+        lines.append(f"| {name} | {size} | {m.default_glances} | {med[name] * 1e3:.1f} "
                      f"| {med[name] / med['task model']:.2f} |")
     emit(lines, args.md)
 
