@@ -24,12 +24,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from race_table import wilson  # noqa: E402  (scripts/race_table.py, beside this one)
+
 from model import AttackConfig, pgd  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
 from model.data import CANVAS, load_fashion_mnist  # noqa: E402
 from model.data.cued import CUE_STYLES, CUED_TASKS, cued_scene  # noqa: E402
 from model.metrics import box_mass  # noqa: E402
-from race_table import wilson  # noqa: E402  (scripts/race_table.py, beside this one)
 
 
 def masses(attention: torch.Tensor, boxes: np.ndarray) -> np.ndarray:
