@@ -1,10 +1,13 @@
 """The paper's Figure 1 for this task: one targeted example per class, S3TA against the baseline.
 
     python scripts/figure1.py --out docs/figure1.jpg
+    python scripts/figure1.py --s3ta assets/s3ta_cued.safetensors --baseline assets/baseline_cued.safetensors \
+        --out docs/figure1_cued.jpg     # the cued pair, on cued canvases
 
 For each class as the target, the first test canvas (seed 0) of the next class is attacked
 towards it with the app's default attack (L-inf 32/255, PGD-20, stop at success) against the
-shipped default S3TA and, with the same settings and seed, against the shipped baseline. Each
+shipped default S3TA (or ``--s3ta``) and, with the same settings and seed, against the shipped
+baseline (or ``--baseline``), on canvases of the S3TA checkpoint's task. Each
 target gets two rows (S3TA, baseline) of: adversarial image, amplified perturbation, attention
 over the adversarial image (mean over glances; none for the baseline).
 """
@@ -22,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from model import AttackConfig  # noqa: E402
 from model.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
-from model.data import make_batch  # noqa: E402
+from model.data import DEFAULT_TASK, make_batch  # noqa: E402
 from viz.catalog import open_checkpoint  # noqa: E402
 from viz.files import to_jpeg, to_png  # noqa: E402
 from viz.frames import Display, caption, compare_panels  # noqa: E402
@@ -33,11 +36,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "figure1.jpg", help=".jpg (small) or .png")
     p.add_argument("--zoom", type=int, default=2)
+    p.add_argument("--s3ta", type=Path, default=DEFAULT_CHECKPOINT)
+    p.add_argument("--baseline", type=Path, default=DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors")
     args = p.parse_args()
-    s3ta = open_checkpoint(DEFAULT_CHECKPOINT)
-    baseline = open_checkpoint(DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors")
+    s3ta, baseline = open_checkpoint(args.s3ta), open_checkpoint(args.baseline)
+    task = s3ta.metadata.get("task", DEFAULT_TASK)
+    if baseline.metadata.get("task", DEFAULT_TASK) != task:
+        raise SystemExit(f"{args.s3ta} and {args.baseline} were trained on different tasks")
     names = s3ta.metadata["class_names"]
-    x, y, boxes = make_batch("test", range(200), seed=0)
+    x, y, boxes = make_batch("test", range(200), seed=0, task=task)
     display = Display(zoom=args.zoom)
     blocks, lines = [], []
     for target in range(len(names)):
