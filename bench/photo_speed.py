@@ -49,7 +49,7 @@ def main() -> None:
     args = p.parse_args()
     models = {"task model": open_checkpoint(args.task)}
     for path in args.checkpoint:
-        name = "photo head" if len(args.checkpoint) == 1 else f"photo head `{path.stem}`"
+        name = "photo head" if len(args.checkpoint) == 1 else f"photo head `{path}`"
         models[name] = open_checkpoint(path)
     for m in models.values():
         step_seconds(m, 2)  # warm-up

@@ -114,7 +114,8 @@ def main() -> None:
         out += ["", "## `photo_attention`: the natural-photo head (not the paper's model)", "",
                 f"- {m.get('description')}",
                 f"- architecture: `{c['arch']}`, {c['heads']} heads, {c['glances']} glances by default, LSTM "
-                f"{c['lstm_size']}, keys {c['key_channels']}; trunk `{c['backbone']}` (frozen, output stride "
+                f"{c['lstm_size']}, keys {c['key_channels']}"
+                f"{', belief query' if c.get('belief_query') else ''}; trunk `{c['backbone']}` (frozen, output stride "
                 f"{c['output_stride']}), image {c['image_size']} px; {len(m['class_names'])} ImageNet classes",
                 f"- trunk weights: {m.get('weights_origin')}",
                 f"- trained by: `{m.get('command')}` ({(m.get('wall_time_s') or 0) / 60:.1f} min)",
