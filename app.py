@@ -35,6 +35,7 @@ from viz.catalog import (
     load_uploaded,
     models_dir,
     open_checkpoint,
+    task_of,
 )
 from viz.figures import (
     compare_figure,
@@ -112,11 +113,6 @@ def lab() -> Lab:
     """Limits from the environment: concurrent attacks, and the memory of cached results."""
     return Lab(max_attacks=int(os.environ.get("S3TA_MAX_ATTACKS", "2")),
                max_bytes=int(os.environ.get("S3TA_CACHE_MB", "512")) * 2**20)
-
-
-def task_of(meta: dict[str, Any]) -> str:
-    """The canvas task a checkpoint was trained on (older checkpoints: the default task)."""
-    return str(meta.get("task", DEFAULT_TASK))
 
 
 @st.cache_resource
@@ -530,7 +526,7 @@ def compare_section(choice: ModelChoice, subject: Subject, cfg: AttackConfig, se
         ss["_compare_task"] = task
         picked = next((e for e in entries if e.label == ss.get("compare_model")), None)
         if picked is None or task_of(picked.metadata) != task:
-            ss["compare_model"] = compare_default(entries, task, DEFAULT_TASK).label
+            ss["compare_model"] = compare_default(entries, task).label
     pick = st.selectbox("Compare with", labels, key="compare_model",
                         help="The same image, attack settings, target and seed run against both models.")
     entry = entries[labels.index(pick)]

@@ -24,13 +24,14 @@ from model.checkpoint import (
     load_model,
     read_metadata,
 )
+from model.data import DEFAULT_TASK
 from model.factory import ARCHITECTURES
 from model.inference_form import inference_form
 
 from .images import domain_warnings
 
 __all__ = ["Entry", "list_checkpoints", "open_checkpoint", "load_uploaded", "describe", "models_dir",
-           "better_fits", "compare_default", "MAX_CHECKPOINT_BYTES"]
+           "better_fits", "compare_default", "task_of", "MAX_CHECKPOINT_BYTES"]
 
 MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024  # the page's upload limit for checkpoints
 
@@ -107,19 +108,21 @@ def describe(meta: dict[str, Any]) -> dict[str, Any]:
             "test metrics": test, "command": meta.get("command"), "wall time (s)": meta.get("wall_time_s")}
 
 
-def compare_default(entries: list[Entry], task: str, default_task: str) -> Entry:
+def task_of(meta: dict[str, Any], default: str = DEFAULT_TASK) -> str:
+    """The task a checkpoint was trained on (older checkpoints record none: ``default``)."""
+    return str(meta.get("task", default))
+
+
+def compare_default(entries: list[Entry], task: str, default_task: str = DEFAULT_TASK) -> Entry:
     """What to compare a model of ``task`` with first: a listed model without attention (the
     pooling baseline) trained on the same task (shipped ones first, as listed), else
     ``baseline_default``, else the first entry."""
-    def task_of(e: Entry) -> str:
-        return str(e.metadata.get("task", default_task))
-
     def attends(e: Entry) -> bool:  # as the registered class says, unknown architectures counting as attending
         cls = ARCHITECTURES.get((e.metadata.get("config") or {}).get("arch"))
         return cls is None or cls.has_attention
 
     baselines = [e for e in entries if not attends(e)]
-    return (next((e for e in baselines if task_of(e) == task), None)
+    return (next((e for e in baselines if task_of(e.metadata, default_task) == task), None)
             or next((e for e in entries if e.path.stem == "baseline_default"), entries[0]))
 
 
