@@ -42,8 +42,7 @@ def per_glance(path: Path, n: int, glances: int, seed: int = 0) -> dict[str, lis
     size = (CANVAS, CANVAS)
     cue = np.tile(CUE_STYLES[style].cue, (n, 1))
     item = np.array([c.box for c, _ in scenes])
-    distractors = np.array([[(x0, y0, x0 + s, y0 + s) for (x0, y0), s in zip(lay.positions[:-1], lay.sides[:-1])]
-                            for _, lay in scenes])  # (B, 2, 4): the distractors' squares
+    distractors = np.array([lay.squares()[:-1] for _, lay in scenes])  # (B, 2, 4): the distractors' squares
     result: dict[str, list[float]] = {"accuracy": [], "cue": [], "item": [], "distractors": []}
     for t in range(out.step_logits.shape[1]):
         maps = attention[:, t]

@@ -30,12 +30,12 @@ from model import AttackConfig, pgd  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
 from model.data import CANVAS, load_fashion_mnist  # noqa: E402
 from model.data.cued import CUE_STYLES, CUED_TASKS, cued_scene  # noqa: E402
-from model.metrics import box_mass  # noqa: E402
+from model.metrics import mean_box_mass  # noqa: E402
 
 
 def masses(attention: torch.Tensor, boxes: np.ndarray) -> np.ndarray:
     """(B,) mass of the head- and glance-averaged attention (B, N, heads, h, w) in boxes (B, 4)."""
-    return box_mass(attention.mean(dim=(1, 2)).numpy(), boxes, (CANVAS, CANVAS))
+    return mean_box_mass(attention.numpy(), boxes, (CANVAS, CANVAS))
 
 
 def pull(path: Path, n: int, eps: float, steps: int, batch: int = 100, seed: int = 0) -> dict:
@@ -59,8 +59,7 @@ def pull(path: Path, n: int, eps: float, steps: int, batch: int = 100, seed: int
         to_absent = torch.tensor([rng.choice([c for c in range(10) if c not in s]) for s in shown])
         cue = np.tile(CUE_STYLES[style].cue, (len(scenes), 1))
         item = np.array([c.box for c, _ in scenes])
-        other = np.array([(lay.positions[k][0], lay.positions[k][1], lay.positions[k][0] + lay.sides[k],
-                           lay.positions[k][1] + lay.sides[k]) for (_, lay), k in zip(scenes, pick)])
+        other = np.array([lay.squares()[k] for (_, lay), k in zip(scenes, pick)])  # the target distractor's
         with torch.no_grad():
             clean = model(x, glances=glances).attention
         for name, targets in (("distractor", to_distractor), ("absent", to_absent)):

@@ -111,6 +111,10 @@ class CuedLayout:
     positions: tuple[tuple[int, int], ...]  # (x, y) of each item's square
     fragments: tuple[tuple[int, int, int, int, int, int, np.ndarray], ...]  # (item, side, cx, cy, x, y, colour)
 
+    def squares(self) -> list[tuple[int, int, int, int]]:
+        """Each item's square (x0, y0, x1, y1), half-open, in the order of ``items`` (named last)."""
+        return [(x, y, x + side, y + side) for (x, y), side in zip(self.positions, self.sides)]
+
 
 def cued_layout(rng: np.random.Generator, labels: np.ndarray, item: int, style: str = "corner") -> CuedLayout:
     """Draw the layout of a canvas naming ``item`` (the generator advances as the spec's order says)."""
