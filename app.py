@@ -35,6 +35,7 @@ from viz.catalog import (
     load_uploaded,
     models_dir,
     open_checkpoint,
+    race_baseline,
     task_of,
 )
 from viz.figures import (
@@ -72,7 +73,7 @@ from viz.images import (
 from viz.lab import BusyError, Lab, Subject
 from viz.links import Field, decode, encode
 from viz.runs import AttackRun, perturbation_norms, pull_readout
-from viz.studies import GLANCE_COUNTS, MAX_BATCH, batch_csv, dataset_race, incompatibility
+from viz.studies import GLANCE_COUNTS, MAX_BATCH, batch_csv, dataset_race, incompatibility, race_beside
 
 MAX_GLANCES = 32
 MAX_EPS_255 = 32
@@ -596,9 +597,14 @@ def race_section(choice: ModelChoice, subject: Subject, cfg: AttackConfig, seed:
         settings = sorted({(r["target"], float(r["eps_255"])) for r in rows})
         pick = st.selectbox("Attack", [f"{t} target, eps {e:g}/255" for t, e in settings], key="race_setting")
         target, eps = settings[[f"{t} target, eps {e:g}/255" for t, e in settings].index(pick)]
-        st.plotly_chart(race_figure(rows, eps, target), key="race_dataset_chart")
+        entries, _ = catalog()
+        base = race_baseline(entries, subject.model.metadata, subject.model.has_attention)  # type: ignore[arg-type]
+        drawn = race_beside(rows, dataset_race(base.metadata) if base else None)
+        st.plotly_chart(race_figure(drawn, eps, target), key="race_dataset_chart")
         n = rows[0].get("n", "?")
-        st.caption(f"{n} test canvases; accuracy under PGD aimed at each glance count, by attack steps.")
+        beside = (f" Dashed: {base.path.stem}, the pooling baseline of the same task and recipe (no glances), "
+                  f"from its own checkpoint." if base and len(drawn) > len(rows) else "")
+        st.caption(f"{n} test canvases; accuracy under PGD aimed at each glance count, by attack steps.{beside}")
     else:
         st.caption(f"{choice.name} stores no race. `python -m experiments.evaluate grid --checkpoints "
                    f"{choice.name} --write-metadata` measures and stores one.")

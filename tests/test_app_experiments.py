@@ -15,15 +15,17 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from model import AttackConfig, ModelConfig, build_model, save_checkpoint
-from model.checkpoint import DEFAULT_CHECKPOINT
+from model.checkpoint import DEFAULT_CHECKPOINT, read_metadata
 from model.inference import predict
 from viz.catalog import open_checkpoint
 from viz.images import load_samples
 from viz.runs import run_attack
-from viz.studies import GLANCE_COUNTS, image_race
+from viz.studies import GLANCE_COUNTS, image_race, race_beside
 
 from .conftest import APP, figure, open_tab
 from .conftest import run_attack as click_attack
+
+ASSETS = DEFAULT_CHECKPOINT.parent
 
 CFG = AttackConfig(eps=32 / 255, steps=20)  # the page's default attack
 
@@ -102,6 +104,28 @@ def test_compare_default_is_a_baseline_of_the_same_task_else_baseline_default():
     assert compare_default(entries[:1], "other", "plain").path.stem == "s3ta_default"
 
 
+def test_race_is_drawn_beside_the_stored_race_of_the_same_tasks_baseline():
+    from viz.catalog import Entry, race_baseline
+
+    def entry(stem, arch, task=None, race=True):
+        meta = {"config": {"arch": arch}, **({"task": task} if task else {}),
+                **({"metrics": {"race": {"rows": []}}} if race else {})}
+        return Entry(stem, Path(f"/m/{stem}.safetensors"), meta)
+
+    entries = [entry("s3ta_default", "s3ta"), entry("s3ta_cued", "s3ta", "cued"),
+               entry("baseline_cued", "baseline", "cued"), entry("baseline_default", "baseline")]
+    assert race_baseline(entries, entries[1].metadata, True, "plain").path.stem == "baseline_cued"
+    assert race_baseline(entries, entries[0].metadata, True, "plain").path.stem == "baseline_default"
+    assert race_baseline(entries, entries[3].metadata, False, "plain") is None  # a baseline has no race of its own kind
+    assert race_baseline(entries, {"task": "other"}, True, "plain") is None  # no baseline of that task: none drawn
+    assert race_baseline([entries[1], entry("baseline_cued", "baseline", "cued", race=False)],
+                         entries[1].metadata, True, "plain") is None  # a baseline without a stored race
+    row = {"model": "m", "glances": 1, "target": "random", "eps_255": 8.0, "steps": 50, "acc": 0.5}
+    other = [dict(row, model="b"), dict(row, model="b", eps_255=32.0)]
+    assert race_beside([row], other) == [row, other[0]]  # only the settings the model's race has
+    assert race_beside([row], None) == [row]
+
+
 def test_compare_starts_with_the_baseline_of_the_models_own_task():
     at = page(model="s3ta_cued", sample="test_0002.png", tab="Compare models")
     assert at.selectbox(key="compare_model").value.startswith("baseline_cued")
@@ -165,10 +189,18 @@ def test_race_from_metadata_and_on_this_image(form):
     sample = load_samples()[2]
     at = page(sample=sample.name, steps="10", tab="Race")
     spec = figure(at, "race_dataset_chart")
-    rows = [r for r in form.metadata["metrics"]["race"]["rows"] if r["target"] == "random" and r["eps_255"] == 8]
-    for trace in spec["data"]:
-        g = int(trace["name"].split(", ")[1].split()[0])
-        assert trace["y"] == [r["acc"] for r in sorted(rows, key=lambda r: r["steps"]) if r["glances"] == g]
+    stored = {m: read_metadata(ASSETS / f"{m}.safetensors")["metrics"]["race"]["rows"]
+              for m in ("s3ta_default", "baseline_default")}
+    drawn = {m: 0 for m in stored}
+    for trace in spec["data"]:  # the model's race and, dashed, its task's baseline from the baseline's checkpoint
+        model, count = trace["name"].split(", ")
+        g = int(count.split()[0])
+        rows = [r for r in stored[model] if r["target"] == "random" and r["eps_255"] == 8 and r["glances"] == g]
+        assert trace["y"] == [r["acc"] for r in sorted(rows, key=lambda r: r["steps"])] and rows
+        assert (trace["line"]["dash"] == "dash") == (model == "baseline_default")
+        drawn[model] += 1
+    assert drawn["s3ta_default"] >= 4 and drawn["baseline_default"] == 1
+    assert "Dashed: baseline_default" in " ".join(c.value for c in at.caption)
     at.button(key="run_race").click().run()
     assert not at.exception, at.exception
     lines = figure(at, "race_image_chart")["data"]

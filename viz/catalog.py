@@ -31,7 +31,7 @@ from model.inference_form import inference_form
 from .images import domain_warnings
 
 __all__ = ["Entry", "list_checkpoints", "open_checkpoint", "load_uploaded", "describe", "models_dir",
-           "better_fits", "compare_default", "task_of", "MAX_CHECKPOINT_BYTES"]
+           "better_fits", "compare_default", "race_baseline", "task_of", "MAX_CHECKPOINT_BYTES"]
 
 MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024  # the page's upload limit for checkpoints
 
@@ -113,17 +113,33 @@ def task_of(meta: dict[str, Any], default: str = DEFAULT_TASK) -> str:
     return str(meta.get("task", default))
 
 
+def _attends(e: Entry) -> bool:
+    """Whether the entry's registered class has attention (unknown architectures count as attending)."""
+    cls = ARCHITECTURES.get((e.metadata.get("config") or {}).get("arch"))
+    return cls is None or cls.has_attention
+
+
 def compare_default(entries: list[Entry], task: str, default_task: str = DEFAULT_TASK) -> Entry:
     """What to compare a model of ``task`` with first: a listed model without attention (the
     pooling baseline) trained on the same task (shipped ones first, as listed), else
     ``baseline_default``, else the first entry."""
-    def attends(e: Entry) -> bool:  # as the registered class says, unknown architectures counting as attending
-        cls = ARCHITECTURES.get((e.metadata.get("config") or {}).get("arch"))
-        return cls is None or cls.has_attention
-
-    baselines = [e for e in entries if not attends(e)]
+    baselines = [e for e in entries if not _attends(e)]
     return (next((e for e in baselines if task_of(e.metadata, default_task) == task), None)
             or next((e for e in entries if e.path.stem == "baseline_default"), entries[0]))
+
+
+def race_baseline(entries: list[Entry], metadata: dict[str, Any], has_attention: bool,
+                  default_task: str = DEFAULT_TASK) -> Entry | None:
+    """The listed pooling baseline of the same task to draw beside an attention model's stored race
+    (``compare_default``'s pick, when it is of that task and stores a race), else None."""
+    if not has_attention or not entries:
+        return None
+    task = task_of(metadata, default_task)
+    base = compare_default(entries, task, default_task)
+    race = (base.metadata.get("metrics") or {}).get("race")
+    if _attends(base) or task_of(base.metadata, default_task) != task or not isinstance(race, dict):
+        return None
+    return base
 
 
 def better_fits(image: np.ndarray, entries: list[Entry], current: str | None) -> list[Entry]:

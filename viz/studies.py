@@ -24,7 +24,8 @@ from model.metrics import mean_box_mass
 from .runs import AttackRun, drift_steps
 
 __all__ = ["GLANCE_COUNTS", "GlanceGrid", "evaluate_grid", "ImageRace", "image_race", "BatchRow", "batch_row",
-           "batch_csv", "incompatibility", "dataset_race", "MAX_RACE_POINTS", "MAX_BATCH"]
+           "batch_csv", "incompatibility", "dataset_race", "race_beside",
+           "MAX_RACE_POINTS", "MAX_BATCH"]
 
 GLANCE_COUNTS = (1, 2, 4, 8, 16)  # the paper's unroll lengths
 MAX_RACE_POINTS = 26  # attack steps drawn per line of the per-image race
@@ -170,6 +171,13 @@ def incompatibility(first: nn.Module, second: nn.Module) -> str | None:
         return (f"the models take different input sizes ({first.config.image_size} and "
                 f"{second.config.image_size} px): one image cannot be attacked for both")
     return None
+
+
+def race_beside(rows: list[dict[str, Any]], other: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """A model's stored race rows with another model's rows (a baseline's) at the same attack
+    settings (target, eps) added, for one plot; the model's rows alone when ``other`` is None."""
+    settings = {(r["target"], float(r["eps_255"])) for r in rows}
+    return rows + [r for r in other or [] if (r["target"], float(r["eps_255"])) in settings]
 
 
 def dataset_race(metadata: dict[str, Any]) -> list[dict[str, Any]] | None:
