@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from experiments.distill.cli import _views  # noqa: E402
 from experiments.distill.evidence import evidence_target  # noqa: E402
 from experiments.distill.measure import as_batch, batches  # noqa: E402
-from experiments.distill.scenes import Scene, object_view  # noqa: E402
+from experiments.distill.scenes import Scene, list_images, object_view  # noqa: E402
 from model.efficientnet_lite import load_pretrained  # noqa: E402
 from model.metrics import mean_box_mass  # noqa: E402
 
@@ -34,8 +34,9 @@ from model.metrics import mean_box_mass  # noqa: E402
 def oracle(holdout: Path, cutouts: Path, views: int, output_stride: int, taus: list[float]) -> list[dict]:
     trunk = load_pretrained(dilate_last=output_stride == 16)
     teacher = load_pretrained()
-    crops = _views(holdout, None, views, 1)  # the seeds experiments.distill measures with
-    scenes = [s for s in _views(holdout, cutouts, views, 2) if s.box is not None]
+    photos, objects = list_images(holdout), list_images(cutouts)
+    crops = _views(photos, [], views, 1)  # the seeds experiments.distill measures with
+    scenes = [s for s in _views(photos, objects, views, 2) if s.box is not None]
     agree = {t: 0 for t in taus}
     mass: dict[tuple[str, float], list[np.ndarray]] = {(w, t): [] for w in ("scene", "object") for t in taus}
     shares, same = [], 0

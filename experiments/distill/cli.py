@@ -32,6 +32,7 @@ from model.efficientnet_lite import load_pretrained
 from model.imagenet_names import imagenet_class_names
 from model.photo_attention import PhotoAttention, photo_config
 
+from .box import box_target
 from .evidence import evidence_loss, evidence_target
 from .measure import agreement, as_batch, batches, box_attention
 from .scenes import Scene, list_images, load_rgb, load_rgba, make_views, object_view
@@ -80,6 +81,13 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "class evidence map (experiments/distill/evidence.py) for its class: look where the "
                         "teacher finds the class")
     p.add_argument("--evidence-tau", type=float, default=1.0, help="temperature of the evidence map's softmax")
+    p.add_argument("--box-weight", type=float, default=0.0,
+                   help="on training scenes with a pasted object, add this times the cross-entropy of each "
+                        "glance's attention against the object's box (experiments/distill/box.py): look at the "
+                        "object")
+    p.add_argument("--validation-every", type=int, default=0,
+                   help="K > 1: every K-th photo and cut-out (sorted by path) is not trained on but measured "
+                        "like the held-out set, so that a choice between heads need not look at the held-out set")
     p.add_argument("--object-teacher", action="store_true",
                    help="on scenes with a pasted object, learn the teacher's classes of the object on its own "
                         "(its box, cropped and enlarged) instead of the whole scene's: to match, the head has "
@@ -100,18 +108,37 @@ def _check(args: argparse.Namespace) -> None:
         raise SystemExit("--epochs must be >= 0 (0: measure the untrained head, the pretrained network)")
     if not 0 < args.sharpen <= 10 or not args.lr > 0:
         raise SystemExit("--sharpen must be in (0, 10] and --lr > 0")
-    if not 0 <= args.entropy_weight <= 10 or not 0 <= args.evidence_weight <= 10:
-        raise SystemExit("--entropy-weight and --evidence-weight must be in [0, 10]")
+    if not all(0 <= w <= 10 for w in (args.entropy_weight, args.evidence_weight, args.box_weight)):
+        raise SystemExit("--entropy-weight, --evidence-weight and --box-weight must be in [0, 10]")
+    if args.validation_every == 1 or args.validation_every < 0:
+        raise SystemExit("--validation-every must be 0 (none) or at least 2")
+    if args.box_weight and not args.cutouts:
+        raise SystemExit("--box-weight needs --cutouts (scenes with a pasted object)")
     if args.belief_init and not args.belief_query:
         raise SystemExit("--belief-init needs --belief-query")
     if not 0 < args.evidence_tau <= 100:
         raise SystemExit("--evidence-tau must be in (0, 100]")
 
 
-def _views(photos_dir: Path, cutouts_dir: Path | None, n: int, seed: int) -> list[Scene]:
-    photos = [load_rgb(p) for p in list_images(photos_dir)]
-    cutouts = [load_rgba(p) for p in list_images(cutouts_dir)] if cutouts_dir else []
-    return make_views(photos, cutouts, n, seed)
+def _split(paths: list[Path], every: int) -> tuple[list[Path], list[Path]]:
+    """(kept for training, validation): every ``every``-th path from the first; all kept when 0."""
+    if not every:
+        return paths, []
+    return [p for i, p in enumerate(paths) if i % every], paths[::every]
+
+
+def _views(photos: list[Path], cutouts: list[Path], n: int, seed: int) -> list[Scene]:
+    return make_views([load_rgb(p) for p in photos], [load_rgba(p) for p in cutouts], n, seed)
+
+
+def _measure(model: PhotoAttention, teacher: torch.nn.Module, photos: list[Path], cutouts: list[Path],
+             n: int, seed: int, glances: int) -> dict[str, Any]:
+    """Agreement at 1/2/4/8 glances on crops of ``photos``; attention in the box on scenes with ``cutouts``."""
+    crops = _views(photos, [], n, seed)
+    out: dict[str, Any] = {"agreement": {str(g): agreement(model, teacher, crops, g) for g in (1, 2, 4, 8)}}
+    if cutouts:
+        out["box_attention"] = box_attention(model, _views(photos, cutouts, n, seed + 1), glances)
+    return out
 
 
 @torch.no_grad()
@@ -156,8 +183,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         loaded, _, _ = load_checkpoint(args.init, "cpu")
         model.load_state_dict(loaded.state_dict())
     teacher = load_pretrained()
-    train_views = _views(args.images, args.cutouts, args.views, args.seed)
+    photos, val_photos = _split(list_images(args.images), args.validation_every)
+    cutouts, val_cutouts = _split(list_images(args.cutouts) if args.cutouts else [], args.validation_every)
+    train_views = _views(photos, cutouts, args.views, args.seed)
     key = {"images": str(args.images), "cutouts": str(args.cutouts), "views": args.views, "seed": args.seed}
+    if args.validation_every:  # other training views
+        key["validation_every"] = args.validation_every
     if args.output_stride != 16:  # the maps of another trunk
         key["output_stride"] = args.output_stride
     if args.object_teacher:  # other logits for the scenes
@@ -170,6 +201,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         if args.cache:
             torch.save({"key": json.dumps(key, sort_keys=True), "maps": maps, "logits": teacher_logits}, args.cache)
     print(f"cached {len(train_views)} views in {time.time() - t0:.0f} s", flush=True)
+    boxes = [v.box for v in train_views]
+    has_box = torch.tensor([b is not None for b in boxes])
+    box_targets = torch.zeros(len(train_views), *maps.shape[-2:])
+    if args.box_weight and has_box.any():
+        box_targets[has_box] = box_target(np.array([b for b in boxes if b is not None]), tuple(maps.shape[-2:]),
+                                          train_views[0].image.shape[:2])
     head = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(head, lr=args.lr, weight_decay=1e-4)
     steps = max(1, args.epochs * ((len(train_views) + args.batch_size - 1) // args.batch_size))
@@ -187,6 +224,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             if args.evidence_weight:
                 target = evidence_target(model.trunk._fc, fmap, teacher_logits[idx].argmax(1), args.evidence_tau)
                 loss = loss + args.evidence_weight * evidence_loss(out.attention, target)
+            rows = has_box[idx]
+            if args.box_weight and rows.any():
+                loss = loss + args.box_weight * evidence_loss(out.attention[rows], box_targets[idx][rows])
             if args.entropy_weight:
                 loss = loss + args.entropy_weight * attention_entropy(out.attention)
             opt.zero_grad(set_to_none=True)
@@ -199,12 +239,16 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         print(json.dumps(history[-1]), flush=True)
     model.eval()
     metrics: dict[str, Any] = {"train": history[-1] if history else {}}
+    if val_photos:
+        val = _measure(model, teacher, val_photos, val_cutouts, args.holdout_views, args.seed + 3, args.glances)
+        metrics.update({f"validation_{k}": v for k, v in val.items()})
+        metrics["validation_sizes"] = {"photos": len(val_photos), "cutouts": len(val_cutouts)}
     if args.holdout:
-        held = _views(args.holdout, None, args.holdout_views, args.seed + 1)
-        metrics["holdout_agreement"] = {str(g): agreement(model, teacher, held, g) for g in (1, 2, 4, 8)}
-        if args.holdout_cutouts:
-            scenes = _views(args.holdout, args.holdout_cutouts, args.holdout_views, args.seed + 2)
-            metrics["holdout_box_attention"] = box_attention(model, scenes, args.glances)
+        held = _measure(model, teacher, list_images(args.holdout),
+                        list_images(args.holdout_cutouts) if args.holdout_cutouts else [],
+                        args.holdout_views, args.seed + 1, args.glances)
+        metrics.update({f"holdout_{k}": v for k, v in held.items()})
+    if val_photos or args.holdout:
         print(json.dumps(metrics), flush=True)
     meta = {"class_names": imagenet_class_names(), "task": "natural-photos", "description": DESCRIPTION,
             "input_fit": "crop",  # trained on crops of photos: the app centre-crops uploads by default
