@@ -5,6 +5,9 @@ forms, CPU). Interleaved repeats; the median of each is reported with its ratio.
     python bench/photo_speed.py --checkpoint assets/photo_attention.safetensors --md bench/photo_speed.md
 
 More than one ``--checkpoint`` times each photo head in the same interleaved run (side by side).
+Each photo head also gets a row for its frozen trunk alone (forward and the gradient to the
+input, what any attack on it must pay); ``--bf16`` adds rows under CPU bf16 autocast and
+``--compile`` rows for the trunk under ``torch.compile``, the two levers one would try next.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import platform
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,14 +33,30 @@ from model.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from viz.catalog import open_checkpoint  # noqa: E402
 
 
-def step_seconds(model: torch.nn.Module, steps: int) -> float:
+def step_seconds(model: torch.nn.Module, steps: int, bf16: bool = False) -> float:
     """Seconds per PGD step on one random image at the model's size (random target, no early stop)."""
     size = model.config.image_size
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
     y = torch.zeros(1, dtype=torch.long)
     cfg = AttackConfig(eps=16 / 255, steps=steps, target="random", early_stop=False)
     t = time.perf_counter()
-    pgd(model, x, y, cfg, glances=model.default_glances, seed=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        pgd(model, x, y, cfg, glances=model.default_glances, seed=0)
+    return (time.perf_counter() - t) / steps
+
+
+def trunk_seconds(model: torch.nn.Module, steps: int, bf16: bool = False, compiled: Any = None) -> float:
+    """Seconds per forward of the photo head's trunk with the gradient to the input: the floor of
+    its attack step (the head's glances and the attack's bookkeeping come on top)."""
+    size = model.config.image_size
+    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    x = x.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    features = compiled or model.trunk.features
+    t = time.perf_counter()
+    for _ in range(steps):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = features(x)
+        out.float().sum().backward()
     return (time.perf_counter() - t) / steps
 
 
@@ -45,25 +66,40 @@ def main() -> None:
     p.add_argument("--task", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--bf16", action="store_true", help="also time the photo heads under CPU bf16 autocast")
+    p.add_argument("--compile", action="store_true", help="also time each photo trunk under torch.compile")
     p.add_argument("--md", default=None)
     args = p.parse_args()
-    models = {"task model": open_checkpoint(args.task)}
+    task = open_checkpoint(args.task)
+    rows: dict[str, tuple[torch.nn.Module, Callable[[], float]]] = {
+        "task model": (task, lambda: step_seconds(task, args.steps))}
     for path in args.checkpoint:
         name = "photo head" if len(args.checkpoint) == 1 else f"photo head `{path}`"
-        models[name] = open_checkpoint(path)
-    for m in models.values():
-        step_seconds(m, 2)  # warm-up
-    times: dict[str, list[float]] = {k: [] for k in models}
+        m = open_checkpoint(path)
+        rows[name] = (m, partial(step_seconds, m, args.steps))
+        rows[f"{name}: trunk alone (forward + input gradient)"] = (m, partial(trunk_seconds, m, args.steps))
+        if args.bf16:
+            rows[f"{name}, bf16 autocast"] = (m, partial(step_seconds, m, args.steps, bf16=True))
+            rows[f"{name}: trunk alone, bf16 autocast"] = (m, partial(trunk_seconds, m, args.steps, bf16=True))
+        if args.compile:
+            compiled = torch.compile(m.trunk.features)
+            rows[f"{name}: trunk alone, torch.compile"] = (m, partial(trunk_seconds, m, args.steps,
+                                                                      compiled=compiled))
+    for _, run in rows.values():
+        run()  # warm-up (and compilation)
+    times: dict[str, list[float]] = {k: [] for k in rows}
     for _ in range(args.repeats):
-        for name, m in models.items():
-            times[name].append(step_seconds(m, args.steps))
+        for name, (_, run) in rows.items():
+            times[name].append(run())
     med = {k: statistics.median(v) for k, v in times.items()}
+    models = {k: m for k, (m, _) in rows.items()}
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
              f"torch {torch.__version__}; PGD-{args.steps} on one image, {args.repeats} interleaved repeats.", "",
              "| model | input | glances | ms per attack step (median) | / task model |", "|---|---|---:|---:|---:|"]
     for name, m in models.items():
         size = f"{m.config.image_size} px" + ("" if name == "task model" else f", stride {m.config.output_stride}")
-        lines.append(f"| {name} | {size} | {m.default_glances} | {med[name] * 1e3:.1f} "
+        glances = "-" if "trunk alone" in name else m.default_glances
+        lines.append(f"| {name} | {size} | {glances} | {med[name] * 1e3:.1f} "
                      f"| {med[name] / med['task model']:.2f} |")
     emit(lines, args.md)
 
