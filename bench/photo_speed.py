@@ -7,7 +7,8 @@ forms, CPU). Interleaved repeats; the median of each is reported with its ratio.
 More than one ``--checkpoint`` times each photo head in the same interleaved run (side by side).
 Each photo head also gets a row for its frozen trunk alone (forward and the gradient to the
 input, what any attack on it must pay); ``--bf16`` adds rows under CPU bf16 autocast and
-``--compile`` rows for the trunk under ``torch.compile``, the two levers one would try next.
+``--compile`` rows for the trunk under ``torch.compile``, the two levers one would try next, and
+``--trunk-sizes`` rows for the trunk at smaller inputs.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ def step_seconds(model: torch.nn.Module, steps: int, bf16: bool = False) -> floa
     return (time.perf_counter() - t) / steps
 
 
-def trunk_seconds(model: torch.nn.Module, steps: int, bf16: bool = False, compiled: Any = None) -> float:
+def trunk_seconds(model: torch.nn.Module, steps: int, bf16: bool = False, compiled: Any = None,
+                  size: int | None = None) -> float:
     """Seconds per forward of the photo head's trunk with the gradient to the input: the floor of
-    its attack step (the head's glances and the attack's bookkeeping come on top)."""
-    size = model.config.image_size
+    its attack step (the head's glances and the attack's bookkeeping come on top). ``size``: another
+    input side than the head's own."""
+    size = size or model.config.image_size
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
     x = x.contiguous(memory_format=torch.channels_last).requires_grad_(True)
     features = compiled or model.trunk.features
@@ -68,6 +71,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--bf16", action="store_true", help="also time the photo heads under CPU bf16 autocast")
     p.add_argument("--compile", action="store_true", help="also time each photo trunk under torch.compile")
+    p.add_argument("--trunk-sizes", type=int, nargs="*", default=[],
+                   help="also time each photo trunk alone at these input sides (px)")
     p.add_argument("--md", default=None)
     args = p.parse_args()
     task = open_checkpoint(args.task)
@@ -81,6 +86,8 @@ def main() -> None:
         if args.bf16:
             rows[f"{name}, bf16 autocast"] = (m, partial(step_seconds, m, args.steps, bf16=True))
             rows[f"{name}: trunk alone, bf16 autocast"] = (m, partial(trunk_seconds, m, args.steps, bf16=True))
+        for side in args.trunk_sizes:
+            rows[f"{name}: trunk alone at {side} px"] = (m, partial(trunk_seconds, m, args.steps, size=side))
         if args.compile:
             compiled = torch.compile(m.trunk.features)
             rows[f"{name}: trunk alone, torch.compile"] = (m, partial(trunk_seconds, m, args.steps,
@@ -97,7 +104,8 @@ def main() -> None:
              f"torch {torch.__version__}; PGD-{args.steps} on one image, {args.repeats} interleaved repeats.", "",
              "| model | input | glances | ms per attack step (median) | / task model |", "|---|---|---:|---:|---:|"]
     for name, m in models.items():
-        size = f"{m.config.image_size} px" + ("" if name == "task model" else f", stride {m.config.output_stride}")
+        side = name.rsplit(" at ", 1)[1] if " px" in name and " at " in name else f"{m.config.image_size} px"
+        size = side + ("" if name == "task model" else f", stride {m.config.output_stride}")
         glances = "-" if "trunk alone" in name else m.default_glances
         lines.append(f"| {name} | {size} | {glances} | {med[name] * 1e3:.1f} "
                      f"| {med[name] / med['task model']:.2f} |")
