@@ -91,3 +91,12 @@ def test_distill_cli_with_box_target_reports_validation_beside_holdout(tmp_path)
     assert set(metrics["holdout_agreement"]) == {"1", "2", "4", "8"}
     assert metrics["validation_box_attention"]["n"] > 0 and metrics["holdout_box_attention"]["n"] > 0
     assert meta["recipe"]["box_weight"] == 1 and meta["recipe"]["validation_every"] == 2
+
+
+def test_views_record_the_photograph_they_were_cropped_from():
+    from experiments.distill.scenes import make_views
+    photos = [np.full((240, 260, 3), 40 * (i + 1), np.uint8) for i in range(4)]  # one flat grey each
+    views = make_views(photos, [], 12, seed=5)
+    assert {v.source for v in views} <= set(range(4)) and len({v.source for v in views}) > 1
+    for v in views:
+        assert (v.image == 40 * (v.source + 1)).all()

@@ -69,6 +69,7 @@ def random_crop(image: np.ndarray, rng: np.random.Generator, size: int = 224,
 class Scene:
     image: np.ndarray  # (size, size, 3) uint8
     box: tuple[int, int, int, int] | None  # (x0, y0, x1, y1) of the pasted object, half-open
+    source: int | None = None  # index of the photograph it was cropped from, when made by make_views
 
 
 def composite(background: np.ndarray, cutout: np.ndarray, rng: np.random.Generator,
@@ -113,9 +114,11 @@ def make_views(photos: list[np.ndarray], cutouts: list[np.ndarray], n: int, seed
     views = []
     for i in range(n):
         rng = np.random.default_rng([seed, i])
-        background = random_crop(photos[int(rng.integers(len(photos)))], rng, size)
+        source = int(rng.integers(len(photos)))
+        background = random_crop(photos[source], rng, size)
         if cutouts and rng.random() < scene_share:
-            views.append(composite(background, cutouts[int(rng.integers(len(cutouts)))], rng))
+            scene = composite(background, cutouts[int(rng.integers(len(cutouts)))], rng)
+            views.append(Scene(scene.image, scene.box, source))
         else:
-            views.append(Scene(background, None))
+            views.append(Scene(background, None, source))
     return views

@@ -1,0 +1,74 @@
+"""Attention on pasted objects, photograph by photograph: the held-out "attention in the box" of
+``experiments.distill`` (the same scenes, the same seed) split by the photograph each scene was
+cropped from, for one or more photo heads.
+
+    python scripts/photo_box_by_photo.py --holdout data/photos/hold --holdout-cutouts data/photos/cutouts_hold \\
+        --heads assets/photo_attention.safetensors --json docs/photos/box_by_photo.json
+
+Why: the pooled ratio hides whether a head ignores pasted objects everywhere or only where the
+photograph has an object of its own (a cat, a cup) that the head looks at instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from experiments.distill.cli import _views  # noqa: E402
+from experiments.distill.measure import as_batch, batches  # noqa: E402
+from experiments.distill.scenes import list_images  # noqa: E402
+from model.checkpoint import load_checkpoint  # noqa: E402
+from model.metrics import mean_box_mass  # noqa: E402
+
+
+@torch.no_grad()
+def by_photo(head: Path, photos: list[Path], cutouts: list[Path], views: int, seed: int) -> dict[str, dict]:
+    """{photo stem: {n, mass_in_box, box_share, ratio}} over the scenes with a box, and "all"."""
+    model = load_checkpoint(head, "cpu")[0].eval()
+    scenes = [s for s in _views(photos, cutouts, views, seed) if s.box is not None]
+    mass, share, source = [], [], []
+    for chunk in batches(scenes, 32):
+        x = as_batch(chunk)
+        boxes = np.array([s.box for s in chunk])
+        mass.append(mean_box_mass(model(x, glances=model.default_glances).attention.numpy(), boxes,
+                                  (x.shape[-2], x.shape[-1])))
+        share.append((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / (x.shape[-1] * x.shape[-2]))
+        source += [s.source for s in chunk]
+    m, a, src = np.concatenate(mass), np.concatenate(share), np.array(source)
+    groups = {p.stem: src == i for i, p in enumerate(photos)} | {"all": np.ones_like(src, dtype=bool)}
+    return {name: {"n": int(k.sum()), "mass_in_box": float(m[k].mean()), "box_share": float(a[k].mean()),
+                   "ratio": float(m[k].mean() / a[k].mean())} for name, k in groups.items() if k.any()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--holdout", type=Path, required=True)
+    p.add_argument("--holdout-cutouts", type=Path, required=True)
+    p.add_argument("--heads", type=Path, nargs="+", required=True)
+    p.add_argument("--views", type=int, default=512)
+    p.add_argument("--seed", type=int, default=2, help="2: the scenes experiments.distill measures (its seed + 2)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    photos, cutouts = list_images(args.holdout), list_images(args.holdout_cutouts)
+    rows = {str(h): by_photo(h, photos, cutouts, args.views, args.seed) for h in args.heads}
+    names = [p.stem for p in photos] + ["all"]
+    print("| head | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for head, r in rows.items():
+        print(f"| `{head}` | " + " | ".join(f"{r[n]['ratio']:.2f}" if n in r else "-" for n in names) + " |")
+    if args.json:
+        args.json.write_text(json.dumps({"command": "python " + " ".join(sys.argv), "rows": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
