@@ -84,7 +84,8 @@ def test_distill_cli_with_box_target_reports_validation_beside_holdout(tmp_path)
     meta = main(get_args_parser().parse_args([
         "--images", str(photos), "--cutouts", str(cutouts), "--holdout", str(photos), "--holdout-cutouts",
         str(cutouts), "--views", "8", "--holdout-views", "8", "--epochs", "1", "--batch-size", "4", "--glances", "2",
-        "--output-stride", "32", "--box-weight", "1", "--validation-every", "2", "--out", str(tmp_path / "h.safetensors")]))
+        "--output-stride", "32", "--box-weight", "1", "--validation-every", "2",
+        "--out", str(tmp_path / "h.safetensors")]))
     metrics = meta["metrics"]
     assert metrics["validation_sizes"] == {"photos": 2, "cutouts": 1}
     assert set(metrics["validation_agreement"]) == {"1", "2", "4", "8"}
