@@ -1,0 +1,47 @@
+"""Goal 2's second half (issue 11) for any checkpoints: the app's default attack (PGD-20, 32/255,
+random wrong target, seed 0, early stop) on the first gallery sample, as the app runs it; does it
+succeed, and how much of the last glance's attention (head-averaged) leaves the item's box?
+
+    python scripts/first_sample_pull.py assets/s3ta_default.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from model import AttackConfig  # noqa: E402
+from model.inference import predict  # noqa: E402
+from model.metrics import box_mass  # noqa: E402
+from viz.catalog import open_checkpoint  # noqa: E402
+from viz.images import load_samples  # noqa: E402
+from viz.runs import run_attack  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("checkpoints", type=Path, nargs="+")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    sample = load_samples()[0]
+    cfg = AttackConfig(eps=32 / 255, steps=20, target="random", early_stop=True)
+    print(f"first gallery sample: {sample.name}, label {sample.label}, box {sample.box}")
+    for path in args.checkpoints:
+        model = open_checkpoint(path)
+        glances = model.default_glances
+        run = run_attack(model, sample.image, sample.label, glances, cfg, seed=0)
+        masses = [float(box_mass(pred.attention[-1].mean(0), np.array(sample.box), sample.image.shape[:2]))
+                  for pred in (predict(model, sample.image, glances), run.prediction)]
+        print(f"{path}: attack {'succeeds' if run.success else 'fails'} (target {run.target}); last-glance mass "
+              f"in the box {masses[0]:.3f} -> {masses[1]:.3f} (fall {masses[0] - masses[1]:.3f})")
+
+
+if __name__ == "__main__":
+    main()
