@@ -602,7 +602,7 @@ def race_section(choice: ModelChoice, subject: Subject, cfg: AttackConfig, seed:
         drawn = race_beside(rows, dataset_race(base.metadata) if base else None)
         st.plotly_chart(race_figure(drawn, eps, target), key="race_dataset_chart")
         n = rows[0].get("n", "?")
-        beside = (f" Dashed: {base.path.stem}, the pooling baseline of the same task and recipe (no glances), "
+        beside = (f" Dashed: {base.path.stem}, the listed pooling baseline of the same task (no glances), "
                   f"from its own checkpoint." if base and len(drawn) > len(rows) else "")
         st.caption(f"{n} test canvases; accuracy under PGD aimed at each glance count, by attack steps.{beside}")
     else:
