@@ -76,37 +76,36 @@ def main() -> None:
     p.add_argument("--md", default=None)
     args = p.parse_args()
     task = open_checkpoint(args.task)
-    rows: dict[str, tuple[torch.nn.Module, Callable[[], float]]] = {
-        "task model": (task, lambda: step_seconds(task, args.steps))}
+    # name -> (what runs once and returns seconds per step, input side, glances or "-" for a trunk alone)
+    rows: dict[str, tuple[Callable[[], float], str, Any]] = {
+        "task model": (partial(step_seconds, task, args.steps), f"{task.config.image_size} px", task.default_glances)}
     for path in args.checkpoint:
         name = "photo head" if len(args.checkpoint) == 1 else f"photo head `{path}`"
         m = open_checkpoint(path)
-        rows[name] = (m, partial(step_seconds, m, args.steps))
-        rows[f"{name}: trunk alone (forward + input gradient)"] = (m, partial(trunk_seconds, m, args.steps))
+        own = f"{m.config.image_size} px, stride {m.config.output_stride}"
+        rows[name] = (partial(step_seconds, m, args.steps), own, m.default_glances)
+        rows[f"{name}: trunk alone (forward + input gradient)"] = (partial(trunk_seconds, m, args.steps), own, "-")
         if args.bf16:
-            rows[f"{name}, bf16 autocast"] = (m, partial(step_seconds, m, args.steps, bf16=True))
-            rows[f"{name}: trunk alone, bf16 autocast"] = (m, partial(trunk_seconds, m, args.steps, bf16=True))
+            rows[f"{name}, bf16 autocast"] = (partial(step_seconds, m, args.steps, bf16=True), own, m.default_glances)
+            rows[f"{name}: trunk alone, bf16 autocast"] = (partial(trunk_seconds, m, args.steps, bf16=True), own, "-")
         for side in args.trunk_sizes:
-            rows[f"{name}: trunk alone at {side} px"] = (m, partial(trunk_seconds, m, args.steps, size=side))
+            rows[f"{name}: trunk alone at {side} px"] = (partial(trunk_seconds, m, args.steps, size=side),
+                                                         f"{side} px, stride {m.config.output_stride}", "-")
         if args.compile:
             compiled = torch.compile(m.trunk.features)
-            rows[f"{name}: trunk alone, torch.compile"] = (m, partial(trunk_seconds, m, args.steps,
-                                                                      compiled=compiled))
-    for _, run in rows.values():
+            rows[f"{name}: trunk alone, torch.compile"] = (partial(trunk_seconds, m, args.steps, compiled=compiled),
+                                                           own, "-")
+    for run, _, _ in rows.values():
         run()  # warm-up (and compilation)
     times: dict[str, list[float]] = {k: [] for k in rows}
     for _ in range(args.repeats):
-        for name, (_, run) in rows.items():
+        for name, (run, _, _) in rows.items():
             times[name].append(run())
     med = {k: statistics.median(v) for k, v in times.items()}
-    models = {k: m for k, (m, _) in rows.items()}
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
              f"torch {torch.__version__}; PGD-{args.steps} on one image, {args.repeats} interleaved repeats.", "",
              "| model | input | glances | ms per attack step (median) | / task model |", "|---|---|---:|---:|---:|"]
-    for name, m in models.items():
-        side = name.rsplit(" at ", 1)[1] if " px" in name and " at " in name else f"{m.config.image_size} px"
-        size = side + ("" if name == "task model" else f", stride {m.config.output_stride}")
-        glances = "-" if "trunk alone" in name else m.default_glances
+    for name, (_, size, glances) in rows.items():
         lines.append(f"| {name} | {size} | {glances} | {med[name] * 1e3:.1f} "
                      f"| {med[name] / med['task model']:.2f} |")
     emit(lines, args.md)

@@ -11,17 +11,15 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model import AttackConfig  # noqa: E402
 from model.inference import predict  # noqa: E402
-from model.metrics import box_mass  # noqa: E402
 from viz.catalog import open_checkpoint  # noqa: E402
 from viz.images import load_samples  # noqa: E402
-from viz.runs import run_attack  # noqa: E402
+from viz.runs import pull_readout, run_attack  # noqa: E402
 
 
 def main() -> None:
@@ -37,8 +35,8 @@ def main() -> None:
         model = open_checkpoint(path)
         glances = model.default_glances
         run = run_attack(model, sample.image, sample.label, glances, cfg, seed=0)
-        masses = [float(box_mass(pred.attention[-1].mean(0), np.array(sample.box), sample.image.shape[:2]))
-                  for pred in (predict(model, sample.image, glances), run.prediction)]
+        pull = pull_readout(predict(model, sample.image, glances), run, sample.image.shape[:2], sample.box)
+        masses = [float(pull["mass_clean"][-1]), float(pull["mass_adv"][-1])]  # the last glance, as the app reads it
         print(f"{path}: attack {'succeeds' if run.success else 'fails'} (target {run.target}); last-glance mass "
               f"in the box {masses[0]:.3f} -> {masses[1]:.3f} (fall {masses[0] - masses[1]:.3f})")
 

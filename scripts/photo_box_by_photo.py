@@ -22,26 +22,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from experiments.distill.cli import _views  # noqa: E402
-from experiments.distill.measure import as_batch, batches  # noqa: E402
+from experiments.distill.measure import box_masses  # noqa: E402
 from experiments.distill.scenes import list_images  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
-from model.metrics import mean_box_mass  # noqa: E402
 
 
-@torch.no_grad()
 def by_photo(head: Path, photos: list[Path], cutouts: list[Path], views: int, seed: int) -> dict[str, dict]:
     """{photo stem: {n, mass_in_box, box_share, ratio}} over the scenes with a box, and "all"."""
     model = load_checkpoint(head, "cpu")[0].eval()
-    scenes = [s for s in _views(photos, cutouts, views, seed) if s.box is not None]
-    mass, share, source = [], [], []
-    for chunk in batches(scenes, 32):
-        x = as_batch(chunk)
-        boxes = np.array([s.box for s in chunk])
-        mass.append(mean_box_mass(model(x, glances=model.default_glances).attention.numpy(), boxes,
-                                  (x.shape[-2], x.shape[-1])))
-        share.append((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / (x.shape[-1] * x.shape[-2]))
-        source += [s.source for s in chunk]
-    m, a, src = np.concatenate(mass), np.concatenate(share), np.array(source)
+    m, a, with_box = box_masses(model, _views(photos, cutouts, views, seed), model.default_glances)
+    src = np.array([s.source for s in with_box])
     groups = {p.stem: src == i for i, p in enumerate(photos)} | {"all": np.ones_like(src, dtype=bool)}
     return {name: {"n": int(k.sum()), "mass_in_box": float(m[k].mean()), "box_share": float(a[k].mean()),
                    "ratio": float(m[k].mean() / a[k].mean())} for name, k in groups.items() if k.any()}

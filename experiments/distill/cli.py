@@ -201,12 +201,11 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         if args.cache:
             torch.save({"key": json.dumps(key, sort_keys=True), "maps": maps, "logits": teacher_logits}, args.cache)
     print(f"cached {len(train_views)} views in {time.time() - t0:.0f} s", flush=True)
-    boxes = [v.box for v in train_views]
-    has_box = torch.tensor([b is not None for b in boxes])
-    box_targets = torch.zeros(len(train_views), *maps.shape[-2:])
+    has_box = torch.tensor([v.box is not None for v in train_views])
+    box_targets = torch.zeros(len(train_views), *maps.shape[-2:])  # zero where a view has no box (never used)
     if args.box_weight and has_box.any():
-        box_targets[has_box] = box_target(np.array([b for b in boxes if b is not None]), tuple(maps.shape[-2:]),
-                                          train_views[0].image.shape[:2])
+        box_targets[has_box] = box_target(np.array([v.box for v in train_views if v.box is not None]),
+                                          tuple(maps.shape[-2:]), train_views[0].image.shape[:2])
     head = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(head, lr=args.lr, weight_decay=1e-4)
     steps = max(1, args.epochs * ((len(train_views) + args.batch_size - 1) // args.batch_size))
@@ -224,8 +223,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             if args.evidence_weight:
                 target = evidence_target(model.trunk._fc, fmap, teacher_logits[idx].argmax(1), args.evidence_tau)
                 loss = loss + args.evidence_weight * evidence_loss(out.attention, target)
-            rows = has_box[idx]
-            if args.box_weight and rows.any():
+            if args.box_weight and has_box[idx].any():
+                rows = has_box[idx]
                 loss = loss + args.box_weight * evidence_loss(out.attention[rows], box_targets[idx][rows])
             if args.entropy_weight:
                 loss = loss + args.entropy_weight * attention_entropy(out.attention)

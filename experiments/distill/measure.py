@@ -13,7 +13,7 @@ from model.metrics import mean_box_mass
 
 from .scenes import Scene
 
-__all__ = ["as_batch", "batches", "agreement", "box_attention"]
+__all__ = ["as_batch", "batches", "agreement", "box_masses", "box_attention"]
 
 
 def as_batch(views: list[Scene]) -> torch.Tensor:
@@ -38,9 +38,10 @@ def agreement(model: nn.Module, teacher: nn.Module, views: list[Scene], glances:
 
 
 @torch.no_grad()
-def box_attention(model: nn.Module, scenes: list[Scene], glances: int, batch_size: int = 32) -> dict[str, float]:
-    """Over scenes with a box: the glance- and head-averaged attention mass inside it, the box's
-    share of the image, and the ratio of their means (1: attention no better than uniform)."""
+def box_masses(model: nn.Module, scenes: list[Scene], glances: int,
+               batch_size: int = 32) -> tuple[np.ndarray, np.ndarray, list[Scene]]:
+    """Per scene with a box: the glance- and head-averaged attention mass inside it and the box's
+    share of the image, with those scenes (in order)."""
     with_box = [s for s in scenes if s.box is not None]
     if not with_box:
         raise ValueError("no scene has a box")
@@ -51,5 +52,12 @@ def box_attention(model: nn.Module, scenes: list[Scene], glances: int, batch_siz
         masses.append(mean_box_mass(model(x, glances=glances).attention.numpy(), boxes, (x.shape[-2], x.shape[-1])))
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         shares.append(area / (x.shape[-1] * x.shape[-2]))
-    mass, share = float(np.concatenate(masses).mean()), float(np.concatenate(shares).mean())
+    return np.concatenate(masses), np.concatenate(shares), with_box
+
+
+def box_attention(model: nn.Module, scenes: list[Scene], glances: int, batch_size: int = 32) -> dict[str, float]:
+    """Over scenes with a box: the glance- and head-averaged attention mass inside it, the box's
+    share of the image, and the ratio of their means (1: attention no better than uniform)."""
+    masses, shares, with_box = box_masses(model, scenes, glances, batch_size)
+    mass, share = float(masses.mean()), float(shares.mean())
     return {"n": len(with_box), "mass_in_box": mass, "box_share": share, "ratio": mass / share}
