@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from model import AttackConfig  # noqa: E402
 from model.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
-from model.data import DEFAULT_TASK, make_batch  # noqa: E402
-from viz.catalog import open_checkpoint  # noqa: E402
+from model.data import make_batch  # noqa: E402
+from viz.catalog import open_checkpoint, task_of  # noqa: E402
 from viz.files import to_jpeg, to_png  # noqa: E402
 from viz.frames import Display, caption, compare_panels  # noqa: E402
 from viz.runs import run_attack  # noqa: E402
@@ -40,8 +40,8 @@ def main() -> None:
     p.add_argument("--baseline", type=Path, default=DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors")
     args = p.parse_args()
     s3ta, baseline = open_checkpoint(args.s3ta), open_checkpoint(args.baseline)
-    task = s3ta.metadata.get("task", DEFAULT_TASK)
-    if baseline.metadata.get("task", DEFAULT_TASK) != task:
+    task = task_of(s3ta.metadata)
+    if task_of(baseline.metadata) != task:
         raise SystemExit(f"{args.s3ta} and {args.baseline} were trained on different tasks")
     names = s3ta.metadata["class_names"]
     x, y, boxes = make_batch("test", range(200), seed=0, task=task)
