@@ -69,7 +69,11 @@ def main() -> None:
            "a time on a 2-core machine, one torch thread each, so the wall times are those of one core. "
            "Commands recorded as `python -m model.train` / `model.evaluate` are shown under today's "
            "names (`experiments.train` / `experiments.evaluate`). Each model is measured on its own task's "
-           "canvases (`s3ta_cued` and `baseline_cued`: the cued task, `model/data/cued.py`; the others: the cluttered task).", "",
+           "canvases (`s3ta_cued` and `baseline_cued`: the cued task, `model/data/cued.py`; the others: "
+           "the cluttered task). "
+           "A stage whose recorded command starts from `assets/<name>.safetensors` started from the "
+           "checkpoint shipped under that name when it ran (the entry's previous stage), kept as "
+           "`docs/ablation/previous/<name>_v1.safetensors`.", "",
            "| metric | " + " | ".join(f"`{n}`" for n, _ in SHIPPED) + " |",
            "|---|" + "---:|" * len(SHIPPED)]
     for label, key in rows:
