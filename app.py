@@ -72,7 +72,7 @@ from viz.images import (
 )
 from viz.lab import BusyError, Lab, Subject
 from viz.links import Field, decode, encode
-from viz.runs import AttackRun, perturbation_norms, pull_readout
+from viz.runs import DEFAULT_ATTACK, AttackRun, perturbation_norms, pull_readout
 from viz.studies import GLANCE_COUNTS, MAX_BATCH, batch_csv, dataset_race, incompatibility, race_beside
 
 MAX_GLANCES = 32
@@ -84,7 +84,8 @@ SECTIONS = ["Probabilities", "Attention pull", "Perturbation", "Attack drift", "
 TARGETS = {"random wrong class": "random", "chosen class": "class", "untargeted": "untargeted"}
 NORMS = {"L-inf": "linf", "L2": "l2"}
 MAX_RESTARTS_PAGE = min(MAX_RESTARTS, 10)
-DEFAULTS = {"eps": 32, "eps_l2": 2.0, "steps": 20, "restarts": 1, "seed": 0, "early_stop": True, "alpha": 0.6}
+DEFAULTS = {"eps": round(DEFAULT_ATTACK.eps * 255), "eps_l2": 2.0, "steps": DEFAULT_ATTACK.steps, "restarts": 1,
+            "seed": 0, "early_stop": DEFAULT_ATTACK.early_stop, "alpha": 0.6}
 
 
 # ---------------------------------------------------------------- shared, once per process

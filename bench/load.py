@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.browser import ARGS, CHROMIUM, IDLE, serve  # noqa: E402
 from bench.report import emit  # noqa: E402
+from viz.runs import DEFAULT_ATTACK, run_attack  # noqa: E402
 
 DRAWN = ("() => [...document.querySelectorAll('.js-plotly-plot')].some(d => d._fullLayout &&"
          " String(d._fullLayout.title && d._fullLayout.title.text).includes('The same attack')"
@@ -85,11 +86,8 @@ async def drive(url: str, sessions: int, rounds: int, samples: list[str]) -> lis
 
 def expected(record: dict[str, Any], models: dict[str, Any], samples: dict[str, Any]) -> dict[str, Any]:
     """What the same request shows when computed alone, through the public API."""
-    from model import AttackConfig
-    from viz.runs import run_attack
-
     sample = samples[record["sample"]]
-    cfg = AttackConfig(eps=32 / 255, steps=20)  # the page's default attack
+    cfg = DEFAULT_ATTACK  # the page's default attack
     runs = {stem: run_attack(m, sample.image, sample.label, 4, cfg, seed=record["seed"]) for stem, m in models.items()}
     names = next(iter(models.values())).metadata["class_names"]
     first = runs["s3ta_default"]
@@ -138,7 +136,8 @@ def main() -> None:
             mismatches.append((r, want))
     lines = [f"{args.sessions} concurrent Chromium sessions x {args.rounds} rounds against one server "
              f"({os.cpu_count()} CPU cores, S3TA_MAX_ATTACKS={os.environ.get('S3TA_MAX_ATTACKS', '2')}); "
-             f"each round: Run attack (PGD-20, 32/255) then compare mode (PGD-20 on the baseline too); "
+             f"each round: Run attack (PGD-{DEFAULT_ATTACK.steps}, 32/255) then compare mode "
+             f"(PGD-{DEFAULT_ATTACK.steps} on the baseline too); "
              f"{wall:.0f} s in all.", "",
              f"- requests: {len(records)} rounds, {len(failures)} failed, {errors} error messages on the pages",
              f"- results equal to the same request computed alone: {len(records) - len(failures) - len(mismatches)} "

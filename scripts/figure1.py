@@ -2,10 +2,11 @@
 
     python scripts/figure1.py --out docs/figure1.jpg
     python scripts/figure1.py --s3ta assets/s3ta_cued.safetensors --baseline assets/baseline_cued.safetensors \
-        --out docs/figure1_cued.jpg     # the cued pair, on cued canvases
+        --steps 20 --out docs/figure1_cued.jpg     # the cued pair, on cued canvases (made with PGD-20)
 
 For each class as the target, the first test canvas (seed 0) of the next class is attacked
-towards it with the app's default attack (L-inf 32/255, PGD-20, stop at success) against the
+towards it with the app's default attack (``viz.runs.DEFAULT_ATTACK``: L-inf 32/255, 50 steps, stop
+at success; ``--steps`` to change the count) against the
 shipped default S3TA (or ``--s3ta``) and, with the same settings and seed, against the shipped
 baseline (or ``--baseline``), on canvases of the S3TA checkpoint's task. Each
 target gets two rows (S3TA, baseline) of: adversarial image, amplified perturbation, attention
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,19 +25,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from model import AttackConfig  # noqa: E402
 from model.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from model.data import make_batch  # noqa: E402
 from viz.catalog import open_checkpoint, task_of  # noqa: E402
 from viz.files import to_jpeg, to_png  # noqa: E402
 from viz.frames import Display, caption, compare_panels  # noqa: E402
-from viz.runs import run_attack  # noqa: E402
+from viz.runs import DEFAULT_ATTACK, run_attack  # noqa: E402
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "figure1.jpg", help=".jpg (small) or .png")
     p.add_argument("--zoom", type=int, default=2)
+    p.add_argument("--steps", type=int, default=DEFAULT_ATTACK.steps, help="attack steps (default: the app's)")
     p.add_argument("--s3ta", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--baseline", type=Path, default=DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors")
     args = p.parse_args()
@@ -51,7 +53,7 @@ def main() -> None:
         i = next(j for j in range(len(y)) if int(y[j]) == (target + 1) % len(names))  # a canvas of the next class
         image = x[i].permute(1, 2, 0).numpy()
         label, box = int(y[i]), tuple(int(v) for v in boxes[i])
-        cfg = AttackConfig(eps=32 / 255, steps=20, target="class", target_class=target)
+        cfg = replace(DEFAULT_ATTACK, steps=args.steps, target="class", target_class=target)
         runs = [("S3TA", True, run_attack(s3ta, image, label, s3ta.default_glances, cfg, seed=0)),
                 ("baseline", False, run_attack(baseline, image, label, 1, cfg, seed=0))]
         sheet, notes = compare_panels(image, runs, names, box, display)

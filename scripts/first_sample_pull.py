@@ -1,35 +1,38 @@
-"""Goal 2's second half (issue 11) for any checkpoints: the app's default attack (PGD-20, 32/255,
-random wrong target, seed 0, early stop) on the first gallery sample, as the app runs it; does it
-succeed, and how much of the last glance's attention (head-averaged) leaves the item's box?
+"""Goal 2's second half (issue 11) for any checkpoints: the app's default attack
+(``viz.runs.DEFAULT_ATTACK``: 32/255, 50 steps, random wrong target, early stop; seed 0) on the
+first gallery sample, as the app runs it; does it succeed, and how much of the last glance's
+attention (head-averaged) leaves the item's box?
 
     python scripts/first_sample_pull.py assets/s3ta_default.safetensors
+    python scripts/first_sample_pull.py assets/s3ta_default.safetensors --steps 20   # the default until session 9
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model import AttackConfig  # noqa: E402
 from model.inference import predict  # noqa: E402
 from viz.catalog import open_checkpoint  # noqa: E402
 from viz.images import load_samples  # noqa: E402
-from viz.runs import pull_readout, run_attack  # noqa: E402
+from viz.runs import DEFAULT_ATTACK, pull_readout, run_attack  # noqa: E402
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("checkpoints", type=Path, nargs="+")
+    p.add_argument("--steps", type=int, default=DEFAULT_ATTACK.steps, help="attack steps (default: the app's)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     sample = load_samples()[0]
-    cfg = AttackConfig(eps=32 / 255, steps=20, target="random", early_stop=True)
+    cfg = replace(DEFAULT_ATTACK, steps=args.steps)
     print(f"first gallery sample: {sample.name}, label {sample.label}, box {sample.box}")
     for path in args.checkpoints:
         model = open_checkpoint(path)

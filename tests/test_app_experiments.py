@@ -19,7 +19,7 @@ from model.checkpoint import DEFAULT_CHECKPOINT, read_metadata
 from model.inference import predict
 from viz.catalog import open_checkpoint
 from viz.images import load_samples
-from viz.runs import run_attack
+from viz.runs import DEFAULT_ATTACK, run_attack
 from viz.studies import GLANCE_COUNTS, image_race, race_beside
 
 from .conftest import APP, figure, open_tab
@@ -27,7 +27,7 @@ from .conftest import run_attack as click_attack
 
 ASSETS = DEFAULT_CHECKPOINT.parent
 
-CFG = AttackConfig(eps=32 / 255, steps=20)  # the page's default attack
+CFG = DEFAULT_ATTACK  # the page's default attack
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +251,7 @@ def test_a_link_with_bad_values_opens_a_working_page():
     for key in ("model", "sample", "glances", "eps", "steps", "seed", "head", "alpha", "tab", "target", "early_stop"):
         assert f"'{key}=" in warnings, key
     assert "'compare' in the link is 500 characters long" in warnings
-    assert at.sidebar.slider(key="glances").value == 4 and at.sidebar.slider(key="steps").value == 20
+    assert at.sidebar.slider(key="glances").value == 4 and at.sidebar.slider(key="steps").value == DEFAULT_ATTACK.steps
     assert figure(at, "glances_chart")["frames"]
     assert any(m.value.startswith("**Adversarial: ") for m in at.markdown)  # attack=1 was valid: it ran
     params = dict(at.query_params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,11 @@ import tomllib
 from streamlit.testing.v1 import AppTest
 
 import viz.catalog
-from model import AttackConfig, load_model
+from model import load_model
 from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
 from viz.catalog import list_checkpoints, load_uploaded
 from viz.images import load_samples
-from viz.runs import run_attack
+from viz.runs import DEFAULT_ATTACK, run_attack
 
 from .conftest import APP, figure
 
@@ -95,7 +96,7 @@ def test_several_app_sessions_agree_with_one_by_one_runs():
         at.sidebar.button(key="run_attack").click().run()
         assert not at.exception, at.exception
     for at, (s, eps, glances) in zip(sessions, settings):
-        alone = run_attack(model, samples[s].image, samples[s].label, glances, AttackConfig(eps=eps / 255, steps=20),
+        alone = run_attack(model, samples[s].image, samples[s].label, glances, replace(DEFAULT_ATTACK, eps=eps / 255),
                            seed=0)
         shown = next(m.value for m in at.markdown if m.value.startswith("**Adversarial: "))
         assert shown == f"**Adversarial: {model.metadata['class_names'][alone.prediction.label]}**"

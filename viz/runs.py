@@ -19,10 +19,14 @@ from model.checks import check_glances, check_image_array
 from model.inference import LogitsOnly, Prediction, model_device, predict
 from model.metrics import attention_shift, select_head
 
-__all__ = ["AttackRun", "Drift", "run_attack", "drift_steps", "attack_settings", "MAX_DRIFT_FRAMES",
+__all__ = ["DEFAULT_ATTACK", "AttackRun", "Drift", "run_attack", "drift_steps", "attack_settings", "MAX_DRIFT_FRAMES",
            "attribution", "METHODS", "MAX_IG_STEPS", "pull_readout", "perturbation_norms"]
 
 MAX_DRIFT_FRAMES = 24
+# The page's default attack, and that of the scripts that measure what the page shows (issue 11's
+# goals 2 and 3): L-inf 32/255 towards a random wrong class, 50 steps, stop at success. 50 steps,
+# the most goal 2 allows, by the rule in docs/ablation/pull/RULE_STEPS.md.
+DEFAULT_ATTACK = AttackConfig(norm="linf", eps=32 / 255, steps=50, target="random", early_stop=True)
 METHODS = ("saliency", "integrated_gradients")
 MAX_IG_STEPS = 256
 
