@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PREVIOUS = ROOT / "docs" / "ablation" / "previous"
 sys.path.insert(0, str(ROOT))
 
 from model import read_metadata  # noqa: E402
@@ -36,14 +37,44 @@ def fmt(v: object) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def identity(meta: dict) -> tuple:
+    """What tells two training runs apart: their command and how long they took."""
+    return meta.get("command"), meta.get("wall_time_s")
+
+
+def shipped_versions(start: str) -> list[Path]:
+    """Where the checkpoint a stage started from may be now, newest first: a stage recorded as starting
+    from `assets/<name>.safetensors` started from what was shipped under that name when it ran, and each
+    replaced version is kept as `docs/ablation/previous/<name>_v<k>.safetensors`."""
+    path = ROOT / start
+    if path.parent != ROOT / "assets":
+        return [path]
+    kept = sorted(PREVIOUS.glob(f"{path.stem}_v*.safetensors"), key=lambda p: int(p.stem.rsplit("_v", 1)[1]))
+    return [path, *reversed(kept)]
+
+
+def kept_checkpoints() -> dict[tuple, dict]:
+    """Every checkpoint in the repository, shipped or replaced, by identity: a stage's record of the
+    checkpoint it started from holds one level of history, the kept file holds all of it."""
+    paths = [*sorted((ROOT / "assets").glob("*.safetensors")), *sorted(PREVIOUS.glob("*.safetensors"))]
+    return {identity(m): m for m in map(read_metadata, paths)}
+
+
 def chain(meta: dict) -> list[dict]:
     """The checkpoint's training stages, earliest first (init_from records the previous one)."""
+    kept = kept_checkpoints()
     stages = [meta]
     while stages[0].get("init_from"):
-        prev = stages[0]["init_from"]
-        # the stage before that one: its own start, when that checkpoint is in the repository
+        prev = kept.get(identity(stages[0]["init_from"]), stages[0]["init_from"])
+        seen = {identity(s) for s in stages} | {identity(prev)}
+        # the stage before that one: its own start, the newest version of it not already in the chain
         start = (prev.get("recipe") or {}).get("init_from")
-        earlier = read_metadata(ROOT / start) if start and (ROOT / start).is_file() else None
+        # (or, where no such file is in the repository, the start's metadata as the stage recorded it)
+        earlier = prev.get("init_from")
+        for path in shipped_versions(start) if start else []:
+            if path.is_file() and identity(candidate := read_metadata(path)) not in seen:
+                earlier = candidate
+                break
         stages.insert(0, {"command": prev.get("command"), "wall_time_s": prev.get("wall_time_s"),
                           "recipe": prev.get("recipe"), "init_from": earlier})
     return stages
@@ -73,7 +104,7 @@ def main() -> None:
            "the cluttered task). "
            "A stage whose recorded command starts from `assets/<name>.safetensors` started from the "
            "checkpoint shipped under that name when it ran (the entry's previous stage), kept as "
-           "`docs/ablation/previous/<name>_v1.safetensors`.", "",
+           "`docs/ablation/previous/<name>_v<k>.safetensors` (the highest k the most recent).", "",
            "| metric | " + " | ".join(f"`{n}`" for n, _ in SHIPPED) + " |",
            "|---|" + "---:|" * len(SHIPPED)]
     for label, key in rows:
