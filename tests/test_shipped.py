@@ -39,8 +39,8 @@ def test_default_checkpoint_floors(test_batch):
     assert meta["recipe"]["adv"]["method"] in ("pgd", "fgsm")
     assert meta["recipe"]["adv"]["eps"] >= 8 / 255 - 1e-9
     acc, mass = clean_stats(model, test_batch)
-    assert acc >= 0.81  # 0.830 here, 0.834 on 2,000 canvases
-    assert mass.mean() >= 0.65  # 0.770 here
+    assert acc >= 0.845  # 0.8675 here, 0.858 on 2,000 canvases
+    assert mass.mean() >= 0.65  # 0.765 here
 
 
 @pytest.mark.slow
@@ -50,14 +50,14 @@ def test_default_checkpoint_robustness_and_attention_pull(test_batch):
     res = pgd(model, x, y, AttackConfig(eps=8 / 255, steps=20, target="random"), seed=0)
     with torch.no_grad():
         robust = float((model(res.images).logits.argmax(1) == y).float().mean())
-    assert robust >= 0.68  # 0.75 here, 0.741 on 2,000 canvases
+    assert robust >= 0.66  # 0.73 here, 0.752 on 2,000 canvases
     res = pgd(model, x, y, AttackConfig(eps=32 / 255, steps=20, target="random"), seed=1)
     assert res.success.float().mean() > 0.5
     with torch.no_grad():
         clean_mass = attention_on_item(model(x).attention, boxes)
         adv_mass = attention_on_item(model(res.images).attention, boxes)
     ok = res.success.numpy()
-    assert (clean_mass - adv_mass)[ok].mean() >= 0.20  # 0.287 here (61 of 100 succeed), 0.266 on 2,000
+    assert (clean_mass - adv_mass)[ok].mean() >= 0.23  # 0.318 here (65 of 100 succeed), 0.303 on 2,000
 
 
 @pytest.mark.slow
