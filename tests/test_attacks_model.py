@@ -120,6 +120,19 @@ def test_transfer_judged_by_the_attacked_model_itself_sees_every_success(tmp_pat
                                                 "--n", "20", "--steps", "5", "--batch-size", "10"]))[0]
     assert judged["attack_success"] == row["attack_success"] and judged["judged_target"] < row["judged_target"]
     assert json.loads((tmp_path / "t.json").read_text())["rows"] == [row]
+    assert row["step_size_255"] == pytest.approx(32 / 5)  # the protocol's max(1/255, eps/steps)
+
+
+def test_transfer_step_size_option_sets_the_attack_step():
+    from model.checkpoint import DEFAULT_CHECKPOINT
+    clean = str(DEFAULT_CHECKPOINT.parent / "s3ta_clean.safetensors")
+    common = ["transfer", "--checkpoints", clean, "--judge", clean, "--n", "20", "--steps", "3", "--batch-size", "10"]
+    small, = main(get_args_parser().parse_args([*common, "--step-size", "0.5"]))
+    large, = main(get_args_parser().parse_args([*common, "--step-size", "8"]))
+    assert (small["step_size_255"], large["step_size_255"]) == (0.5, 8)
+    assert small["attack_success"] < large["attack_success"]  # 3 steps of 0.5/255 barely move the image
+    with pytest.raises(SystemExit, match="step-size"):
+        main(get_args_parser().parse_args([*common, "--step-size", "-1"]))
 
 
 def test_transfer_noise_control_reads_like_clean_at_a_tiny_budget_and_breaks_a_plain_judge_at_32():

@@ -74,6 +74,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     t.add_argument("--n", "--num-examples", dest="n", type=int, default=1000, help=f"test canvases {N_HELP}")
     t.add_argument("--eps", type=float, default=32, help="in /255 units")
     t.add_argument("--steps", type=int, default=20)
+    t.add_argument("--step-size", type=float, default=None,
+                   help="in /255 units (default: the protocol's max(1/255, eps/steps))")
     t.add_argument("--json", type=Path, help="also write the rows to this file")
     d = sub.add_parser("folder", help="accuracy under attack on an image folder (e.g. ImageNet val)")
     d.add_argument("--checkpoint", type=Path, required=True)
@@ -162,8 +164,10 @@ def _run(args: argparse.Namespace) -> Any:
         task = canvas_task([meta for _, meta, _ in loaded], paths)
         models = {names[p]: inference_form(model) for p, (model, _, _) in zip(args.checkpoints, loaded)}
         judge = inference_form(loaded[-1][0])
+        if args.step_size is not None and not args.step_size > 0:
+            raise SystemExit(f"--step-size must be > 0 (/255), got {args.step_size}")
         rows = target_transfer(models, judge, args.n, args.eps, args.steps, args.batch_size, args.seed,
-                               progress=main_rank, task=task)
+                               progress=main_rank, task=task, step_size_255=args.step_size)
         if main_rank:
             _write_json(args.json, {"command": command, "judge": str(args.judge), "rows": rows})
         return rows

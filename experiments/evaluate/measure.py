@@ -201,7 +201,8 @@ def folder_robustness(model: nn.Module, dataset: ImageFolder, glances: Sequence[
 
 def target_transfer(models: dict[str, nn.Module], judge: nn.Module, n: int = 1000, eps_255: float = 32,
                     steps: int = 20, batch_size: int = 100, seed: int = 0,
-                    progress: bool = True, task: str = DEFAULT_TASK) -> list[dict[str, Any]]:
+                    progress: bool = True, task: str = DEFAULT_TASK,
+                    step_size_255: float | None = None) -> list[dict[str, Any]]:
     """Does the target class appear in the perturbation? For each model: targeted L-inf PGD
     towards a random wrong class on the first ``n`` test canvases (the same targets for every
     model: they depend on the seed and labels only), then ``judge``, a model never used to craft
@@ -210,8 +211,10 @@ def target_transfer(models: dict[str, nn.Module], judge: nn.Module, n: int = 100
     often it still sees the true class; and a control: the same canvases with random-sign noise of
     the same L-inf size, read by the judge (its clean accuracy, the true class and the target
     under noise). A judge that cannot read noisy canvases (it calls them all one class) makes
-    "judged as target" the share of that class among the targets, the same for every model."""
-    cfg = AttackConfig(eps=eps_255 / 255, steps=steps, target="random")
+    "judged as target" the share of that class among the targets, the same for every model.
+    ``step_size_255`` None is the protocol's step, max(1/255, eps/steps)."""
+    cfg = AttackConfig(eps=eps_255 / 255, steps=steps, target="random",
+                       step_size=None if step_size_255 is None else step_size_255 / 255)
     mine = shard([range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)])
     rows = []
     with progress_bar(len(models) * len(mine), "transfer", progress) as bar:
@@ -236,7 +239,7 @@ def target_transfer(models: dict[str, nn.Module], judge: nn.Module, n: int = 100
                 control["target"].append((seen_noisy == targets).numpy())
                 bar.update(1)
             ok, hit = gather_array(success).astype(bool), gather_array(as_target).astype(bool)
-            rows.append({"model": name, "n": n, "eps_255": eps_255, "steps": steps,
+            rows.append({"model": name, "n": n, "eps_255": eps_255, "steps": steps, "step_size_255": cfg.alpha * 255,
                          "attack_success": float(ok.mean()), "judged_target": float(hit.mean()),
                          "judged_target_when_successful": float(hit[ok].mean()) if ok.any() else float("nan"),
                          "judged_true_class": float(gather_array(as_true).mean()),
