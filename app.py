@@ -84,8 +84,11 @@ SECTIONS = ["Probabilities", "Attention pull", "Perturbation", "Attack drift", "
 TARGETS = {"random wrong class": "random", "chosen class": "class", "untargeted": "untargeted"}
 NORMS = {"L-inf": "linf", "L2": "l2"}
 MAX_RESTARTS_PAGE = min(MAX_RESTARTS, 10)
-DEFAULTS = {"eps": round(DEFAULT_ATTACK.eps * 255), "eps_l2": 2.0, "steps": DEFAULT_ATTACK.steps, "restarts": 1,
-            "seed": 0, "early_stop": DEFAULT_ATTACK.early_stop, "alpha": 0.6}
+# L-inf step sizes in /255; "auto" is the paper's protocol, max(1/255, eps/steps) (L2 attacks always use it)
+STEP_SIZES = ["auto", "0.5", "1", "2", "4", "8"]
+DEFAULTS = {"eps": round(DEFAULT_ATTACK.eps * 255), "eps_l2": 2.0, "steps": DEFAULT_ATTACK.steps,
+            "step_size": "auto" if DEFAULT_ATTACK.step_size is None else f"{DEFAULT_ATTACK.step_size * 255:g}",
+            "restarts": 1, "seed": 0, "early_stop": DEFAULT_ATTACK.early_stop, "alpha": 0.6}
 
 
 # ---------------------------------------------------------------- shared, once per process
@@ -171,7 +174,8 @@ def link_fields(stems: list[str], meta: dict[str, Any]) -> list[Field]:
     return [Field("compare", "choice", choices=stems), Field("sample", "choice", choices=gallery_names),
             Field("glances", "int", 1, MAX_GLANCES), Field("attack_glances", "int", 1, MAX_GLANCES),
             Field("norm", "choice", choices=list(NORMS.values())), Field("eps", "float", 0, MAX_EPS_255),
-            Field("steps", "int", 1, MAX_STEPS), Field("target", "choice", choices=list(TARGETS.values())),
+            Field("steps", "int", 1, MAX_STEPS), Field("step_size", "choice", choices=STEP_SIZES),
+            Field("target", "choice", choices=list(TARGETS.values())),
             Field("target_class", "choice", choices=list(meta["class_names"])),
             Field("restarts", "int", 1, MAX_RESTARTS_PAGE), Field("seed", "int", 0, 2**31 - 1),
             Field("early_stop", "bool"), Field("attack", "bool"),
@@ -239,7 +243,8 @@ def update_link(choice: ModelChoice, picked_sample: str | None, shown: bool) -> 
         "model": choice.stem, "sample": picked_sample, "glances": ss.get("glances"),
         "attack_glances": ss.get("attack_glances"), "norm": norm,
         "eps": ss.get("eps") if norm == "linf" else ss.get("eps_l2"), "steps": ss.get("steps"),
-        "target": TARGETS[ss.get("target", next(iter(TARGETS)))], "restarts": ss.get("restarts"),
+        "step_size": ss.get("step_size"), "target": TARGETS[ss.get("target", next(iter(TARGETS)))],
+        "restarts": ss.get("restarts"),
         "seed": ss.get("seed"), "early_stop": ss.get("early_stop"), "head": ss.get("head"),
         "cmap": ss.get("cmap"), "alpha": ss.get("alpha"), "tab": ss.get("section"), "attack": shown}
     if values["target"] == "class":
@@ -385,6 +390,10 @@ def choose_attack(class_names: list[str], default_glances: int) -> AttackChoice:
         eps = st.sidebar.slider("Epsilon (L2 norm)", 0.0, 10.0, step=0.25, key="eps_l2",
                                 help="Largest L2 norm of the perturbation, pixels in [0, 1].")
     steps = st.sidebar.slider("Steps", 1, MAX_STEPS, key="steps")
+    step = st.sidebar.select_slider("Step size (/255)", STEP_SIZES, key="step_size", disabled=norm != "L-inf",
+                                    help="How far each PGD step moves every pixel (L-inf). 'auto' is the "
+                                         "paper's protocol, max(1/255, eps/steps); L2 attacks always use it.")
+    step_size = None if norm != "L-inf" or step == "auto" else float(step) / 255
     glances = st.sidebar.slider("Attack aimed at (glances)", 1, MAX_GLANCES, key="attack_glances",
                                 help="The glance count the attack is crafted against. Moving the page's "
                                      "Glances slider reads the same adversarial image at another count.")
@@ -397,8 +406,8 @@ def choose_attack(class_names: list[str], default_glances: int) -> AttackChoice:
     early = st.sidebar.checkbox("Stop once it succeeds", key="early_stop")
     slot = st.sidebar.container()
     try:
-        cfg = AttackConfig(norm=NORMS[norm], eps=eps, steps=steps, target=target, target_class=target_class,
-                           restarts=restarts, early_stop=early)
+        cfg = AttackConfig(norm=NORMS[norm], eps=eps, steps=steps, step_size=step_size, target=target,
+                           target_class=target_class, restarts=restarts, early_stop=early)
     except ValueError as exc:
         slot.error(str(exc))
         cfg = None

@@ -2,11 +2,11 @@
 
     python scripts/figure1.py --out docs/figure1.jpg
     python scripts/figure1.py --s3ta assets/s3ta_cued.safetensors --baseline assets/baseline_cued.safetensors \
-        --steps 20 --out docs/figure1_cued.jpg     # the cued pair, on cued canvases (made with PGD-20)
+        --steps 20 --step-size auto --out docs/figure1_cued.jpg   # the cued pair, on cued canvases (PGD-20)
 
 For each class as the target, the first test canvas (seed 0) of the next class is attacked
-towards it with the app's default attack (``viz.runs.DEFAULT_ATTACK``: L-inf 32/255, 50 steps, stop
-at success; ``--steps`` to change the count) against the
+towards it with the app's default attack (``viz.runs.DEFAULT_ATTACK``: L-inf 32/255, 50 steps of
+2/255, stop at success; ``--steps`` and ``--step-size`` to change them) against the
 shipped default S3TA (or ``--s3ta``) and, with the same settings and seed, against the shipped
 baseline (or ``--baseline``), on canvases of the S3TA checkpoint's task. Each
 target gets two rows (S3TA, baseline) of: adversarial image, amplified perturbation, attention
@@ -30,7 +30,7 @@ from model.data import make_batch  # noqa: E402
 from viz.catalog import open_checkpoint, task_of  # noqa: E402
 from viz.files import to_jpeg, to_png  # noqa: E402
 from viz.frames import Display, caption, compare_panels  # noqa: E402
-from viz.runs import DEFAULT_ATTACK, run_attack  # noqa: E402
+from viz.runs import DEFAULT_ATTACK, run_attack, step_size_from_255  # noqa: E402
 
 
 def main() -> None:
@@ -38,6 +38,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "figure1.jpg", help=".jpg (small) or .png")
     p.add_argument("--zoom", type=int, default=2)
     p.add_argument("--steps", type=int, default=DEFAULT_ATTACK.steps, help="attack steps (default: the app's)")
+    p.add_argument("--step-size", type=step_size_from_255, default=DEFAULT_ATTACK.step_size,
+                   help="L-inf step in /255, or 'auto' for the protocol's max(1/255, eps/steps) (default: the app's)")
     p.add_argument("--s3ta", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--baseline", type=Path, default=DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors")
     args = p.parse_args()
@@ -53,7 +55,8 @@ def main() -> None:
         i = next(j for j in range(len(y)) if int(y[j]) == (target + 1) % len(names))  # a canvas of the next class
         image = x[i].permute(1, 2, 0).numpy()
         label, box = int(y[i]), tuple(int(v) for v in boxes[i])
-        cfg = replace(DEFAULT_ATTACK, steps=args.steps, target="class", target_class=target)
+        cfg = replace(DEFAULT_ATTACK, steps=args.steps, step_size=args.step_size, target="class",
+                      target_class=target)
         runs = [("S3TA", True, run_attack(s3ta, image, label, s3ta.default_glances, cfg, seed=0)),
                 ("baseline", False, run_attack(baseline, image, label, 1, cfg, seed=0))]
         sheet, notes = compare_panels(image, runs, names, box, display)

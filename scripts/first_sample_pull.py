@@ -1,10 +1,11 @@
 """Goal 2's second half (issue 11) for any checkpoints: the app's default attack
-(``viz.runs.DEFAULT_ATTACK``: 32/255, 50 steps, random wrong target, early stop; seed 0) on the
+(``viz.runs.DEFAULT_ATTACK``: 32/255, 50 steps of 2/255, random wrong target, early stop; seed 0) on the
 first gallery sample, as the app runs it; does it succeed, and how much of the last glance's
 attention (head-averaged) leaves the item's box?
 
     python scripts/first_sample_pull.py assets/s3ta_default.safetensors
-    python scripts/first_sample_pull.py assets/s3ta_default.safetensors --steps 20   # the default until session 9
+    python scripts/first_sample_pull.py assets/s3ta_default.safetensors --steps 20 --step-size auto  # until session 9
+    python scripts/first_sample_pull.py assets/s3ta_default.safetensors --step-size auto  # until session 10
 """
 
 from __future__ import annotations
@@ -21,18 +22,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from model.inference import predict  # noqa: E402
 from viz.catalog import open_checkpoint  # noqa: E402
 from viz.images import load_samples  # noqa: E402
-from viz.runs import DEFAULT_ATTACK, pull_readout, run_attack  # noqa: E402
+from viz.runs import DEFAULT_ATTACK, pull_readout, run_attack, step_size_from_255  # noqa: E402
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("checkpoints", type=Path, nargs="+")
     p.add_argument("--steps", type=int, default=DEFAULT_ATTACK.steps, help="attack steps (default: the app's)")
+    p.add_argument("--step-size", type=step_size_from_255, default=DEFAULT_ATTACK.step_size,
+                   help="L-inf step in /255, or 'auto' for the protocol's max(1/255, eps/steps) (default: the app's)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     sample = load_samples()[0]
-    cfg = replace(DEFAULT_ATTACK, steps=args.steps)
+    cfg = replace(DEFAULT_ATTACK, steps=args.steps, step_size=args.step_size)
     print(f"first gallery sample: {sample.name}, label {sample.label}, box {sample.box}")
     for path in args.checkpoints:
         model = open_checkpoint(path)

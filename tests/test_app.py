@@ -228,6 +228,7 @@ def test_l2_chosen_class_and_restarts(app):
     label_class = app.sidebar.selectbox(key="sample").value.split(" (")[0]
     app.sidebar.radio(key="norm").set_value("L2").run()
     app.sidebar.slider(key="eps_l2").set_value(4.0).run()
+    assert app.sidebar.select_slider(key="step_size").disabled  # L2 steps follow the protocol
     app.sidebar.selectbox(key="target").set_value("chosen class").run()
     app.sidebar.selectbox(key="target_class").set_value(label_class).run()
     assert any("class being attacked" in w.value for w in app.sidebar.warning)  # nothing to run

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -204,7 +205,7 @@ def test_race_from_metadata_and_on_this_image(form):
     at.button(key="run_race").click().run()
     assert not at.exception, at.exception
     lines = figure(at, "race_image_chart")["data"]
-    direct = image_race(form, sample.image, sample.label, AttackConfig(eps=32 / 255, steps=10), seed=0)
+    direct = image_race(form, sample.image, sample.label, replace(CFG, steps=10), seed=0)
     assert [line["name"] for line in lines] == [f"{g} glance{'s' if g > 1 else ''}" for g in direct.glances]
     for line, probs in zip(lines, direct.true_probs):
         np.testing.assert_allclose(line["y"], probs, atol=1e-6)
@@ -215,7 +216,7 @@ def test_batch_of_the_gallery_with_csv(form, downloads):
     at = page(tab="Batch", steps="5")
     at.button(key="run_batch").click().run()
     assert not at.exception, at.exception
-    cfg = AttackConfig(eps=32 / 255, steps=5)
+    cfg = replace(CFG, steps=5)  # the page's default attack, with 5 steps
     samples = load_samples()
     direct = [run_attack(form, s.image, s.label, 4, cfg, seed=0) for s in samples]
     metric = next(m for m in at.metric if m.label == "Attacks that reached their goal")
@@ -229,29 +230,33 @@ def test_batch_of_the_gallery_with_csv(form, downloads):
 
 def test_a_link_reproduces_the_page_and_its_attack(form):
     sample = load_samples()[5]
-    at = page(sample=sample.name, glances="6", attack_glances="6", eps="16", steps="15", seed="21",
+    at = page(sample=sample.name, glances="6", attack_glances="6", eps="16", steps="15", step_size="4", seed="21",
               target="class", target_class="Bag", head="1", cmap="viridis", tab="Perturbation", attack="1")
     assert at.session_state["sample"].endswith(f"({sample.name})")
     assert at.sidebar.slider(key="glances").value == 6 and at.sidebar.slider(key="eps").value == 16
     assert at.sidebar.radio(key="head").value == "1" and at.sidebar.selectbox(key="cmap").value == "viridis"
     names = form.metadata["class_names"]
-    cfg = AttackConfig(eps=16 / 255, steps=15, target="class", target_class=names.index("Bag"))
+    assert at.sidebar.select_slider(key="step_size").value == "4"
+    cfg = AttackConfig(eps=16 / 255, steps=15, step_size=4 / 255, target="class", target_class=names.index("Bag"))
     adv = run_attack(form, sample.image, sample.label, 6, cfg, seed=21)  # run again from the seed
     assert shown_adversarial(at) == names[adv.prediction.label]
     assert any(m.label == "L-inf" for m in at.metric)  # the linked tab is open, with the attack
     params = dict(at.query_params)
     assert params["sample"] == sample.name and params["attack"] == "1" and params["target_class"] == "Bag"
+    assert params["step_size"] == "4"
 
 
 def test_a_link_with_bad_values_opens_a_working_page():
     at = page(model="../../etc/passwd", sample="nope.png", glances="1e9", eps="-3", steps="abc", seed="1.5",
               head="7", alpha="inf", tab="<script>", target="everything", early_stop="maybe", attack="1",
-              compare="x" * 500)
+              step_size="3", compare="x" * 500)
     warnings = " ".join(w.value for w in at.warning)
-    for key in ("model", "sample", "glances", "eps", "steps", "seed", "head", "alpha", "tab", "target", "early_stop"):
+    for key in ("model", "sample", "glances", "eps", "steps", "seed", "head", "alpha", "tab", "target", "early_stop",
+                "step_size"):
         assert f"'{key}=" in warnings, key
     assert "'compare' in the link is 500 characters long" in warnings
     assert at.sidebar.slider(key="glances").value == 4 and at.sidebar.slider(key="steps").value == DEFAULT_ATTACK.steps
+    assert float(at.sidebar.select_slider(key="step_size").value) / 255 == DEFAULT_ATTACK.step_size
     assert figure(at, "glances_chart")["frames"]
     assert any(m.value.startswith("**Adversarial: ") for m in at.markdown)  # attack=1 was valid: it ran
     params = dict(at.query_params)

@@ -12,7 +12,7 @@ from model.metrics import box_mass, js_divergence, select_head
 from viz.figures import drift_figure, frames_animation, glance_figure
 from viz.frames import Display, export_frames, glance_frames, side_by_side
 from viz.images import load_samples
-from viz.runs import drift_steps, perturbation_norms, pull_readout, run_attack
+from viz.runs import DEFAULT_ATTACK, drift_steps, perturbation_norms, pull_readout, run_attack, step_size_from_255
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,11 @@ def test_display_rejects_bad_values():
         Display(alpha=2)
     with pytest.raises(ValueError, match="zoom"):
         Display(zoom=0)
+
+
+def test_step_size_from_255_reads_the_command_lines_value():
+    assert step_size_from_255("auto") is None and step_size_from_255(" AUTO ") is None
+    assert step_size_from_255("2") == 2 / 255 == DEFAULT_ATTACK.step_size
+    for bad in ("0", "-1", "nan", "inf", "two", ""):
+        with pytest.raises(ValueError, match="step size"):
+            step_size_from_255(bad)
