@@ -83,7 +83,7 @@ def test_cli_renders_each_image_and_skips_broken_files(tmp_path):
     (images / "broken.png").write_bytes(b"not an image")
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "viz.export", str(images), "--out", str(out), "--glances", "3",
-                           "--eps", "16", "--steps", "5", "--formats", "gif,npz,png"],
+                           "--eps", "16", "--steps", "5", "--step-size", "4", "--formats", "gif,npz,png"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "skip broken.png" in proc.stderr
@@ -93,6 +93,7 @@ def test_cli_renders_each_image_and_skips_broken_files(tmp_path):
     npz = np.load(next(out.glob("*.npz")))
     meta = json.loads(str(npz["metadata"]))
     assert meta["glances"] == 3 and meta["attack"]["steps"] == 5 and meta["attack"]["eps_255"] == pytest.approx(16)
+    assert meta["attack"]["alpha"] == pytest.approx(4 / 255)
     with Image.open(next(out.glob("*.gif"))) as gif:
         assert gif.n_frames == 3
     bad = subprocess.run([sys.executable, "-m", "viz.export", str(images), "--out", str(out), "--formats", "mp4"],

@@ -24,7 +24,7 @@ from .catalog import open_checkpoint
 from .files import FORMATS, export_metadata, render_exports
 from .frames import Display, auto_zoom
 from .images import ImageError, prepare_image
-from .runs import run_attack
+from .runs import run_attack, step_size_from_255
 
 __all__ = ["get_args_parser", "main", "cli"]
 
@@ -39,6 +39,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--eps", type=float, default=8.0, help="attack radius: /255 units for linf, "
                    "pixel-space L2 norm for l2; 0 exports the clean image only")
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--step-size", type=step_size_from_255, default=None,
+                   help="L-inf step in /255, or 'auto' (default): the protocol's max(1/255, eps/steps)")
     p.add_argument("--norm", choices=["linf", "l2"], default="linf")
     p.add_argument("--target", default="random", help="random, untargeted, or a class index or name")
     p.add_argument("--restarts", type=int, default=1)
@@ -72,8 +74,10 @@ def main(args: argparse.Namespace) -> list[Path]:
         if target_class is None:
             raise SystemExit(f"--target must be random, untargeted, a class index or one of {names}")
     eps = args.eps / 255 if args.norm == "linf" else args.eps
-    cfg = None if args.eps == 0 else AttackConfig(norm=args.norm, eps=eps, steps=args.steps, target=target,
-                                                  target_class=target_class, restarts=args.restarts)
+    if args.step_size is not None and args.norm != "linf":
+        raise SystemExit("--step-size is for L-inf attacks (L2 steps follow the protocol)")
+    cfg = None if args.eps == 0 else AttackConfig(norm=args.norm, eps=eps, steps=args.steps, step_size=args.step_size,
+                                                  target=target, target_class=target_class, restarts=args.restarts)
     display = Display(head=args.head, cmap=args.cmap, zoom=auto_zoom(model.config.image_size))
     files = [args.images] if args.images.is_file() else sorted(
         p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
