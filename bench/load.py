@@ -136,7 +136,8 @@ def main() -> None:
             mismatches.append((r, want))
     lines = [f"{args.sessions} concurrent Chromium sessions x {args.rounds} rounds against one server "
              f"({os.cpu_count()} CPU cores, S3TA_MAX_ATTACKS={os.environ.get('S3TA_MAX_ATTACKS', '2')}); "
-             f"each round: Run attack (PGD-{DEFAULT_ATTACK.steps}, 32/255) then compare mode "
+             f"each round: Run attack (the page's default: PGD-{DEFAULT_ATTACK.steps} of "
+             f"{DEFAULT_ATTACK.alpha * 255:g}/255 steps, {DEFAULT_ATTACK.eps * 255:g}/255) then compare mode "
              f"(PGD-{DEFAULT_ATTACK.steps} on the baseline too); "
              f"{wall:.0f} s in all.", "",
              f"- requests: {len(records)} rounds, {len(failures)} failed, {errors} error messages on the pages",
