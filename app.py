@@ -72,7 +72,7 @@ from viz.images import (
 )
 from viz.lab import BusyError, Lab, Subject
 from viz.links import Field, decode, encode
-from viz.runs import DEFAULT_ATTACK, AttackRun, perturbation_norms, pull_readout
+from viz.runs import DEFAULT_ATTACK, AttackRun, perturbation_norms, pull_readout, step_size_from_255
 from viz.studies import GLANCE_COUNTS, MAX_BATCH, batch_csv, dataset_race, incompatibility, race_beside
 
 MAX_GLANCES = 32
@@ -393,7 +393,7 @@ def choose_attack(class_names: list[str], default_glances: int) -> AttackChoice:
     step = st.sidebar.select_slider("Step size (/255)", STEP_SIZES, key="step_size", disabled=norm != "L-inf",
                                     help="How far each PGD step moves every pixel (L-inf). 'auto' is the "
                                          "paper's protocol, max(1/255, eps/steps); L2 attacks always use it.")
-    step_size = None if norm != "L-inf" or step == "auto" else float(step) / 255
+    step_size = step_size_from_255(step) if norm == "L-inf" else None
     glances = st.sidebar.slider("Attack aimed at (glances)", 1, MAX_GLANCES, key="attack_glances",
                                 help="The glance count the attack is crafted against. Moving the page's "
                                      "Glances slider reads the same adversarial image at another count.")
