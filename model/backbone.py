@@ -1,7 +1,9 @@
 """ResNet backbones written in the project, with torchvision's parameter names.
 
 The late stages can trade stride for dilation (``output_stride``), so the same code gives 3x3 or
-28x28 feature maps at 224 px, as in torchvision's ``replace_stride_with_dilation``. Only the
+28x28 feature maps at 224 px, as in torchvision's ``replace_stride_with_dilation``. ``local`` is a
+two-block net whose features see 23 px each (``small``: the whole 96 px canvas), so that one
+position cannot take in a whole 28-44 px item (issue 11's receptive-field lever). Only the
 feature extractor is built (no ``avgpool``/``fc``): S3TA and the baseline add their own heads.
 """
 
@@ -82,6 +84,7 @@ class Bottleneck(nn.Module):
 # name -> (block, blocks per stage, default widths, stem)
 BACKBONES: dict[str, tuple[type[nn.Module], tuple[int, ...], tuple[int, ...], str]] = {
     "small": (BasicBlock, (2, 2, 2), (16, 32, 64), "small"),
+    "local": (BasicBlock, (1, 1), (32, 64), "small"),  # receptive field 23 px, stride 4
     "resnet18": (BasicBlock, (2, 2, 2, 2), (64, 128, 256, 512), "imagenet"),
     "resnet34": (BasicBlock, (3, 4, 6, 3), (64, 128, 256, 512), "imagenet"),
     "resnet50": (Bottleneck, (3, 4, 6, 3), (64, 128, 256, 512), "imagenet"),

@@ -112,3 +112,24 @@ def test_impossible_output_stride_and_unknown_backbone():
         build_backbone("small", None, 16)
     with pytest.raises(ValueError, match="unknown backbone"):
         build_backbone("resnet7")
+
+
+def _receptive_field(net: torch.nn.Module, size: int = 96) -> int:
+    """Side in pixels of the input region that moves the centre feature (measured by its gradient)."""
+    torch.manual_seed(0)
+    for m in net.modules():  # the zero-initialised residual branches would hide their convolutions
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.ones_(m.weight)
+    x = torch.rand(1, 3, size, size, requires_grad=True)
+    y = net.eval()(x)
+    h, w = y.shape[-2:]
+    y[0, :, h // 2, w // 2].sum().backward()
+    cols = (x.grad.abs().sum(dim=(0, 1, 2)) > 0).nonzero()
+    return int(cols.max() - cols.min() + 1)
+
+
+def test_local_backbone_sees_less_than_an_item():
+    local = build_backbone("local")
+    assert local.output_stride == 4 and local.out_channels == 64
+    assert _receptive_field(local) == 23  # 3 + 2*2*2 + 2*2 + 2*4: smaller than the 28 px smallest item
+    assert _receptive_field(build_backbone("small")) == 96  # the default sees the whole canvas
