@@ -13,9 +13,8 @@ import tomllib
 from streamlit.testing.v1 import AppTest
 
 import viz.catalog
-from model import load_model
 from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
-from viz.catalog import list_checkpoints, load_uploaded
+from viz.catalog import list_checkpoints, load_uploaded, open_checkpoint
 from viz.images import load_samples
 from viz.runs import DEFAULT_ATTACK, run_attack
 
@@ -78,9 +77,10 @@ def test_upload_names_never_become_paths(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_several_app_sessions_agree_with_one_by_one_runs():
     """Sessions with different settings, interleaved on the shared model and caches, show what
-    the public API computes for each alone."""
+    the public API computes for each alone, with the model in the form the app runs (BatchNorm
+    folded: its float rounding differs from the eager model's, and 50 sign steps amplify that)."""
     samples = load_samples()
-    model = load_model()
+    model = open_checkpoint(DEFAULT_CHECKPOINT)
     settings = [(1, 8, 3), (2, 16, 5), (3, 24, 4), (1, 16, 6)]  # (sample, eps/255, glances)
     sessions = []
     for s, eps, glances in settings:
@@ -104,4 +104,4 @@ def test_several_app_sessions_agree_with_one_by_one_runs():
         assert len(spec["frames"]) == glances
         # the adversarial top-5; a bar's value is a truncated whole percent, its text has one decimal
         top = float(at.get("progress")[5].proto.text.rsplit(": ", 1)[1].rstrip("%")) / 100
-        assert abs(top - alone.prediction.probs.max()) <= 0.005
+        assert abs(top - alone.prediction.probs.max()) <= 0.0005 + 1e-9
