@@ -30,6 +30,7 @@ MAX_DRIFT_FRAMES = 24
 DEFAULT_ATTACK = AttackConfig(norm="linf", eps=32 / 255, steps=50, step_size=2 / 255, target="random",
                               early_stop=True)
 METHODS = ("saliency", "integrated_gradients")
+MAX_IG_STEPS = 256
 
 
 def step_size_from_255(text: str) -> float | None:
@@ -43,7 +44,6 @@ def step_size_from_255(text: str) -> float | None:
     if not value > 0 or value == float("inf"):
         raise ValueError(f"step size must be 'auto' or a number > 0 (/255), got {text!r}")
     return value / 255
-MAX_IG_STEPS = 256
 
 
 @dataclass(frozen=True)
