@@ -97,6 +97,20 @@ def test_grid_cli_writes_tables_and_the_race_figure(tmp_path):
     assert "attack steps" in html and "s3ta_default, 2 glances" in html
 
 
+def test_grid_tables_are_written_without_plotly_and_the_figure_skipped(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from experiments.evaluate.report import write_grid
+    row = {"model": "m", "glances": 1, "target": "random", "eps_255": 8.0, "steps": 0, "n": 4, "acc": 0.5,
+           "attention_on_item_clean": 0.9, "attention_on_item_adv": 0.8}
+    monkeypatch.delitem(sys.modules, "viz.figures", raising=False)
+    monkeypatch.setitem(sys.modules, "plotly", None)          # what a server without plotly sees
+    write_grid([row], tmp_path, "cmd")
+    assert json.loads((tmp_path / "results.json").read_text())["rows"] == [row]
+    assert "| m | 1 | 0.500 |" in (tmp_path / "results.md").read_text()
+    assert not list(tmp_path.glob("*.html")) and "plotly is not installed" in capsys.readouterr().err
+
+
 def test_grid_rows_name_checkpoints_apart_when_their_stems_clash():
     from pathlib import Path
 

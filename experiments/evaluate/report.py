@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 from typing import Any, Sequence
-
-from viz.figures import race_figure
 
 __all__ = ["grid_markdown", "write_grid", "race_record"]
 
@@ -31,7 +30,8 @@ def grid_markdown(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def write_grid(rows: Sequence[dict[str, Any]], out_dir: Path, command: str) -> None:
-    """results.md, results.csv, results.json and race_<target>_<eps>.html in ``out_dir``."""
+    """results.md, results.csv, results.json and race_<target>_<eps>.html in ``out_dir``; the
+    figures are skipped, with a note, where plotly is missing (a bare training server)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps({"command": command, "rows": list(rows)}, indent=1) + "\n")
     with open(out_dir / "results.csv", "w", newline="") as f:
@@ -39,6 +39,13 @@ def write_grid(rows: Sequence[dict[str, Any]], out_dir: Path, command: str) -> N
         writer.writeheader()
         writer.writerows(rows)
     (out_dir / "results.md").write_text(f"Command: `{command}`\n" + grid_markdown(rows))
+    try:
+        from viz.figures import race_figure
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] != "plotly":
+            raise
+        print(f"race_*.html not written: plotly is not installed (the tables are in {out_dir})", file=sys.stderr)
+        return
     for t in dict.fromkeys(r["target"] for r in rows):
         for e in dict.fromkeys(r["eps_255"] for r in rows):
             race_figure(rows, e, t).write_html(out_dir / f"race_{t}_{e:g}.html", include_plotlyjs="cdn")
