@@ -67,10 +67,9 @@ def row(variant: dict[str, Any]) -> str:
 
 
 def table(manifest: dict[str, Any]) -> str:
-    out = [manifest["title"], "", manifest["intro"], "",
-           "| variant | what changed | read at | random start at 1 / 4 / 8 | PGD-50 16/255 at 1 / 4 / 8 | "
-           "robust at the count read [95%] | attention on item there | canvases | training |",
-           "|---|---|---:|---|---|---|---|---:|---|"]
+    header = ("| variant | what changed | read at | random start at 1 / 4 / 8 | PGD-50 16/255 at 1 / 4 / 8 | "
+              "robust at the count read [95%] | attention on item there | canvases | training |")
+    out = [manifest["title"], "", manifest["intro"], "", header, "|---|---|---:|---|---|---|---|---:|---|"]
     for group in manifest["groups"]:
         out.append(f"| **{group['name']}** | | | | | | | | |")
         out.extend(row(v) for v in group["variants"])
