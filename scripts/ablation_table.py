@@ -14,6 +14,7 @@ manifest records it for runs that were not kept).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import sys
@@ -25,7 +26,9 @@ GLANCES = (1, 4, 8)
 EPS, STEPS = 16.0, 50
 
 
+@functools.cache
 def _sibling(name: str) -> Any:
+    """Another script of this folder as a module, loaded once (``race_table.wilson``, ``checkpoint_report.chain``)."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
