@@ -44,8 +44,8 @@ def server_times(repeats: int) -> dict[str, list[float]]:
     from model.inference import predict
     from viz.files import to_gif
     from viz.frames import Display, export_frames
-    from viz.images import load_samples
-    from viz.runs import run_attack
+    from compute.images import load_samples
+    from compute.runs import run_attack
 
     out: dict[str, list[float]] = {k: [] for k in ("pick", "attack", "display", "gif")}
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
@@ -143,7 +143,7 @@ def browser_times(repeats: int, inference_form: bool = True, steps: int | None =
     ``steps`` the attack is PGD-``steps`` without early stop."""
     from playwright.sync_api import sync_playwright
 
-    from viz.images import load_samples
+    from compute.images import load_samples
 
     options = [f"{s.class_name} ({s.name})" for s in load_samples()]
     out: dict[str, list[float]] = {"pick (browser)": [], "attack (browser)": []}

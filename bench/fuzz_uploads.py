@@ -1,4 +1,4 @@
-"""Longer fuzz of the upload path (``viz.images.prepare_image``) than the test suite runs:
+"""Longer fuzz of the upload path (``compute.images.prepare_image``) than the test suite runs:
 random byte edits and truncations of valid files of every format in the hostile corpus, plus
 pure random bytes. Every input must give a usable image or an ``ImageError``; anything else is
 a failure, printed with the input's recipe.
@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from bench.report import emit  # noqa: E402
 from tests.hostile import corpus  # noqa: E402
-from viz.images import ImageError, prepare_image  # noqa: E402
+from compute.images import ImageError, prepare_image  # noqa: E402
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from experiments.train.config import TrainConfig  # noqa: E402
-from experiments.train.loop import adversarial_batch, autocast, glance_loss  # noqa: E402
+from programs.train.config import TrainConfig  # noqa: E402
+from programs.train.loop import adversarial_batch, autocast, glance_loss  # noqa: E402
 from model import AttackConfig, ModelConfig, build_model, pgd  # noqa: E402
 from model.inference_form import inference_form, refold  # noqa: E402
 

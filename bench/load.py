@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.browser import ARGS, CHROMIUM, IDLE, serve  # noqa: E402
 from bench.report import emit  # noqa: E402
-from viz.runs import DEFAULT_ATTACK, run_attack  # noqa: E402
+from compute.runs import DEFAULT_ATTACK, run_attack  # noqa: E402
 
 DRAWN = ("() => [...document.querySelectorAll('.js-plotly-plot')].some(d => d._fullLayout &&"
          " String(d._fullLayout.title && d._fullLayout.title.text).includes('The same attack')"
@@ -114,8 +114,8 @@ def main() -> None:
     p.add_argument("--md", default=None)
     args = p.parse_args()
     from model.checkpoint import DEFAULT_CHECKPOINT
-    from viz.catalog import open_checkpoint
-    from viz.images import load_samples
+    from compute.catalog import open_checkpoint
+    from compute.images import load_samples
 
     gallery = {s.name: s for s in load_samples()}
     t0 = time.perf_counter()

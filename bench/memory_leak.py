@@ -18,9 +18,9 @@ sys.path.insert(0, str(ROOT))
 from bench.report import emit  # noqa: E402
 from model import AttackConfig, load_model  # noqa: E402
 from viz.frames import Display  # noqa: E402
-from viz.images import load_samples  # noqa: E402
-from viz.lab import Lab, Subject  # noqa: E402
-from viz.runs import run_attack  # noqa: E402
+from compute.images import load_samples  # noqa: E402
+from compute.lab import Lab, Subject  # noqa: E402
+from compute.runs import run_attack  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from bench.report import emit  # noqa: E402
 from model import AttackConfig, pgd  # noqa: E402
 from model.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
-from viz.catalog import open_checkpoint  # noqa: E402
+from compute.catalog import open_checkpoint  # noqa: E402
 
 
 def step_seconds(model: torch.nn.Module, steps: int, bf16: bool = False) -> float:

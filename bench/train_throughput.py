@@ -1,5 +1,5 @@
 """Adversarial training throughput, attacks crafted on the eager model (before) against the
-inference form refolded once per optimizer step (after, what ``experiments.train`` does).
+inference form refolded once per optimizer step (after, what ``programs.train`` does).
 
     python bench/train_throughput.py --batch 64 --steps 6 --repeats 3 --md bench/train_throughput.md
 
@@ -27,8 +27,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from bench.report import emit  # noqa: E402
-from experiments.train.config import AdvConfig  # noqa: E402
-from experiments.train.loop import adversarial_batch, glance_loss  # noqa: E402
+from programs.train.config import AdvConfig  # noqa: E402
+from programs.train.loop import adversarial_batch, glance_loss  # noqa: E402
 from model import load_model, pgd  # noqa: E402
 from model.attacks import AttackConfig  # noqa: E402
 from model.data import make_batch  # noqa: E402

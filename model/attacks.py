@@ -17,14 +17,14 @@ be in eval mode (BatchNorm in inference mode), which also makes examples indepen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["AttackConfig", "AttackResult", "pgd", "random_targets", "MAX_STEPS", "MAX_RESTARTS"]
+__all__ = ["AttackConfig", "AttackResult", "pgd", "random_targets", "attack_settings", "MAX_STEPS", "MAX_RESTARTS"]
 
 MAX_STEPS = 1000
 MAX_RESTARTS = 20
@@ -235,3 +235,9 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     if callback is not None:
         callback(total, total)
     return AttackResult(best.detach(), done.clone(), aim, trace)
+
+
+def attack_settings(cfg: AttackConfig, seed: int, glances: int) -> dict:
+    """The attack as JSON-able settings, for export metadata and cache keys."""
+    return {**asdict(cfg), "alpha": cfg.alpha, "eps_255": cfg.eps * 255 if cfg.norm == "linf" else None,
+            "seed": int(seed), "glances": int(glances)}

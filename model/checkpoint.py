@@ -19,7 +19,8 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from .config import ModelConfig
-from .factory import build_model
+from .factory import ARCHITECTURES, build_model
+from .info import CheckpointInfo
 
 __all__ = ["CheckpointError", "save_checkpoint", "read_metadata", "load_model", "load_checkpoint",
            "DEFAULT_CHECKPOINT", "file_sha256", "optimizer_tensors", "restore_optimizer", "store_metrics"]
@@ -97,15 +98,13 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         meta = json.loads(header[META_KEY])
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path.name}: metadata is not valid JSON: {exc}") from exc
-    if not isinstance(meta, dict) or "config" not in meta or "class_names" not in meta:
-        raise CheckpointError(f"{path.name}: metadata needs 'config' and 'class_names'")
     try:
-        config = ModelConfig.from_dict(meta["config"])
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path.name}: bad model config: {exc}") from exc
-    names = meta["class_names"]
-    if not isinstance(names, list) or len(names) != config.num_classes:
-        raise CheckpointError(f"{path.name}: class_names must list {config.num_classes} names")
+        info = CheckpointInfo.from_metadata(meta)
+    except ValueError as exc:
+        raise CheckpointError(f"{path.name}: {exc}") from exc
+    if info.config.arch not in ARCHITECTURES:
+        raise CheckpointError(f"{path.name}: bad model config: arch must be one of {sorted(ARCHITECTURES)}, "
+                              f"got {info.config.arch!r}")
     return meta
 
 
@@ -151,10 +150,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu") -> nn.Module:
     """The model of a checkpoint in eval mode; ``None`` is the shipped default in ``assets/``.
 
-    The metadata stays available as ``model.metadata``.
+    What the checkpoint says about itself is ``model.info`` (typed) and ``model.metadata`` (its JSON).
     """
     model, meta, _ = load_checkpoint(DEFAULT_CHECKPOINT if path is None else path, device)
-    model.metadata = meta  # type: ignore[assignment]
+    model.info = CheckpointInfo.from_metadata(meta)
     return model
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from torch import nn
 
+from collections.abc import Mapping
+from typing import Any
+
 from .checks import MAX_GLANCES, check_glances
 from .config import ModelConfig
+from .info import CheckpointInfo
+from .registry import register
 
 __all__ = ["Classifier"]
 
@@ -21,12 +26,28 @@ class Classifier(nn.Module):
     arch: str = ""
     has_attention: bool = False
     max_glances: int = 1
+    info: CheckpointInfo | None = None  # what the checkpoint it was loaded from says about it
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.arch:
+            register(cls)
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         if config.arch != self.arch:
             raise ValueError(f"{type(self).__name__} needs arch={self.arch!r}, got {config.arch!r}")
         self.config = config
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        """The checkpoint's JSON metadata, read-only (empty for a model built in memory)."""
+        return {} if self.info is None else self.info.raw
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The checkpoint's class names, or the class indices as text for a model built in memory."""
+        return self.info.class_names if self.info is not None else tuple(map(str, range(self.config.num_classes)))
 
     @property
     def heads(self) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .registry import check_arch
+
 __all__ = ["ModelConfig", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -15,7 +17,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class ModelConfig:
     """Architecture of an S3TA model or of its same-backbone global-average-pooling baseline."""
 
-    arch: str = "s3ta"  # a name in model.factory.ARCHITECTURES: "s3ta" or "baseline"
+    arch: str = "s3ta"  # a name in model.registry.ARCHITECTURES
     num_classes: int = 10
     image_size: int = 96  # square input side the model was trained at
     backbone: str = "small"  # see model.backbone.BACKBONES
@@ -35,11 +37,7 @@ class ModelConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes, not architecture
 
     def __post_init__(self) -> None:
-        from .factory import (
-            ARCHITECTURES,  # the registry imports this module: look it up late
-        )
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(f"arch must be one of {sorted(ARCHITECTURES)}, got {self.arch!r}")
+        check_arch(self.arch)
         positive = ("num_classes", "image_size", "key_channels", "value_channels", "basis_size",
                     "heads", "lstm_size", "query_hidden", "head_hidden", "glances")
         for name in positive:

@@ -9,7 +9,7 @@ classifier. With ``belief_query`` each head's attention logits also get, at a le
 classifier's evidence at each position for the classes the model believes so far (the even pooling's
 answer before glance 1, then each glance's): top-down attention from the current guess.
 With zero queries (and belief scales) attention is uniform and the model is exactly the pretrained
-network (average pooling); distillation (``experiments.distill``) teaches the queries where to
+network (average pooling); distillation (``programs.distill``) teaches the queries where to
 look so that a glance agrees with the teacher.
 """
 

@@ -15,9 +15,9 @@ fi
 for n in "$@"; do
   g=(--set "model.glances=$n" --set "train.glances_min=$n" --set "train.glances_max=$n" "${arch[@]}")
   (
-    $PY -m experiments.train --config configs/ablation/narrow_clean.json "${g[@]}" \
+    $PY -m programs.train --config configs/ablation/narrow_clean.json "${g[@]}" \
         --out "runs/abl_${name}_g${n}_clean" --threads 1 --no-progress
-    $PY -m experiments.train --config configs/ablation/narrow_pgd.json "${g[@]}" \
+    $PY -m programs.train --config configs/ablation/narrow_pgd.json "${g[@]}" \
         --set "train.init_from=runs/abl_${name}_g${n}_clean/model.safetensors" \
         --out "runs/abl_${name}_g${n}_pgd" --threads 1 --no-progress
   ) > "runs/abl_${name}_g${n}.log" 2>&1 &

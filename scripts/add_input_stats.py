@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from experiments.train.data import training_input_stats
+from programs.train.data import training_input_stats
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.data import ClutteredFashionMNIST
 

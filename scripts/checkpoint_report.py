@@ -22,9 +22,9 @@ SHIPPED = [("s3ta_default", "S3TA, adversarially trained (the default)"),
            ("baseline_cued", "ResNet + global average pooling on the cued task: as long a training, the same PGD stage")]
 
 
-# The programs moved from model/ to experiments/ after these checkpoints were trained: show the
-# recorded commands with today's module names, so they can be copied and run.
-MOVED = {"-m model.train": "-m experiments.train", "-m model.evaluate": "-m experiments.evaluate"}
+# The programs moved (model/, then experiments/, now programs/) after these checkpoints were
+# trained: show the recorded commands with today's module names, so they can be copied and run.
+MOVED = {f"-m {old}.{job}": f"-m programs.{job}" for old in ("model", "experiments") for job in ("train", "evaluate")}
 
 
 def current(command: str | None) -> str | None:
@@ -99,7 +99,7 @@ def main() -> None:
            "wrote `runs/<name>/model.safetensors`, which was copied to `assets/`; the runs went two at "
            "a time on a 2-core machine, one torch thread each, so the wall times are those of one core. "
            "Commands recorded as `python -m model.train` / `model.evaluate` are shown under today's "
-           "names (`experiments.train` / `experiments.evaluate`). Each model is measured on its own task's "
+           "names (`programs.train` / `programs.evaluate`). Each model is measured on its own task's "
            "canvases (`s3ta_cued` and `baseline_cued`: the cued task, `model/data/cued.py`; the others: "
            "the cluttered task). "
            "A stage whose recorded command starts from `assets/<name>.safetensors` started from the "

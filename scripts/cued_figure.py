@@ -21,11 +21,11 @@ sys.path.insert(0, str(ROOT))
 
 from model.attacks import AttackConfig  # noqa: E402
 from model.inference import predict  # noqa: E402
-from viz.catalog import open_checkpoint  # noqa: E402
+from compute.catalog import open_checkpoint  # noqa: E402
 from viz.files import to_jpeg, to_png  # noqa: E402
 from viz.frames import caption, glance_frames  # noqa: E402
-from viz.images import task_gallery  # noqa: E402
-from viz.runs import run_attack  # noqa: E402
+from compute.images import task_gallery  # noqa: E402
+from compute.runs import run_attack  # noqa: E402
 
 
 def row(model, image: np.ndarray, box: tuple[int, int, int, int], glances: int, names: list[str],

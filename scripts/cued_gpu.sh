@@ -44,7 +44,7 @@ COMMON="--config configs/s3ta_clean.json --set train.task=cued-fashion-mnist --s
 --device $DEVICE --threads 1 --no-progress"
 train() {  # lane out size epochs seconds
   # shellcheck disable=SC2086
-  timeout "$5" $PY -m experiments.train $COMMON ${ARGS[$1]} --set train.train_size="$3" --set train.epochs="$4" \
+  timeout "$5" $PY -m programs.train $COMMON ${ARGS[$1]} --set train.train_size="$3" --set train.epochs="$4" \
       --out "$2" >> "$RUNS/$1.log" 2>&1
 }
 

@@ -5,7 +5,7 @@
         --steps 20 --step-size auto --out docs/figure1_cued.jpg   # the cued pair, on cued canvases (PGD-20)
 
 For each class as the target, the first test canvas (seed 0) of the next class is attacked
-towards it with the app's default attack (``viz.runs.DEFAULT_ATTACK``: L-inf 32/255, 50 steps of
+towards it with the app's default attack (``compute.runs.DEFAULT_ATTACK``: L-inf 32/255, 50 steps of
 2/255, stop at success; ``--steps`` and ``--step-size`` to change them) against the
 shipped default S3TA (or ``--s3ta``) and, with the same settings and seed, against the shipped
 baseline (or ``--baseline``), on canvases of the S3TA checkpoint's task. Each
@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from model.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from model.data import make_batch  # noqa: E402
-from viz.catalog import open_checkpoint, task_of  # noqa: E402
+from compute.catalog import open_checkpoint, task_of  # noqa: E402
 from viz.files import to_jpeg, to_png  # noqa: E402
 from viz.frames import Display, caption, compare_panels  # noqa: E402
-from viz.runs import DEFAULT_ATTACK, run_attack, step_size_from_255  # noqa: E402
+from compute.runs import DEFAULT_ATTACK, run_attack, step_size_from_255  # noqa: E402
 
 
 def main() -> None:

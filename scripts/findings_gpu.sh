@@ -56,7 +56,7 @@ until_() { local s=$(($1 - $(date +%s))); [ "$s" -ge 1 ] || s=1; echo "$s"; }  #
 train() {  # lane stage deadline extra-args...: stopped (TERM) at the deadline, keeping its last epoch
   local lane=$1 stage=$2 end=$3; shift 3
   # shellcheck disable=SC2086
-  timeout "$(until_ "$end")" $PY -m experiments.train --config "configs/findings/${FAMILY[$lane]}_$stage.json" ${ARGS[$lane]} $EXTRA "$@" \
+  timeout "$(until_ "$end")" $PY -m programs.train --config "configs/findings/${FAMILY[$lane]}_$stage.json" ${ARGS[$lane]} $EXTRA "$@" \
       --device "$DEVICE" --threads 1 --no-progress >> "$RUNS/$lane.log" 2>&1
 }
 
@@ -65,7 +65,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader >> "$LOG" 2>&1 ||
 
 # The judge: a clean baseline with another seed, trained beside the lanes and never attacked.
 DEADLINE=$((START + BUDGET))
-timeout "$(until_ "$DEADLINE")" $PY -m experiments.train --config configs/findings/baseline_clean.json \
+timeout "$(until_ "$DEADLINE")" $PY -m programs.train --config configs/findings/baseline_clean.json \
     --set train.seed=7 --set train.train_size="$JUDGE" $EXTRA --out "$RUNS/judge" --device "$DEVICE" --threads 1 \
     --no-progress > "$RUNS/judge.log" 2>&1 &
 JUDGE_PID=$!
@@ -111,9 +111,9 @@ EVAL_END=$(($(date +%s) + EVAL_S))
 for lane in $LANES; do
   m=$(ckpt "$lane")
   [ -f "$m" ] || { say "no checkpoint for $lane"; continue; }
-  ( timeout "$(until_ "$EVAL_END")" $PY -m experiments.evaluate floors --checkpoint "$m" --n "$FLOOR_N" \
+  ( timeout "$(until_ "$EVAL_END")" $PY -m programs.evaluate floors --checkpoint "$m" --n "$FLOOR_N" \
         --batch-size 500 --device "$DEVICE" --json "$EV/floors_$lane.json" > "$EV/floors_$lane.log" 2>&1
-    timeout "$(until_ "$EVAL_END")" $PY -m experiments.evaluate grid --checkpoints "$m" --n "$EVAL_N" \
+    timeout "$(until_ "$EVAL_END")" $PY -m programs.evaluate grid --checkpoints "$m" --n "$EVAL_N" \
         --glances 1 2 4 8 --steps 0 50 --eps 8 16 --targets random --batch-size 500 --device "$DEVICE" \
         --out "$EV/grid_$lane" > "$EV/grid_$lane.log" 2>&1; say "eval $lane: rc $?" ) &
 done
@@ -124,7 +124,7 @@ declare -A JUDGES=([gpu_judge]="$judge" [docs_judge]=docs/ablation/judge_baselin
 for name in gpu_judge docs_judge; do
   j=${JUDGES[$name]}
   [ -f "$j" ] || continue
-  timeout "$(until_ "$EVAL_END")" $PY -m experiments.evaluate transfer --checkpoints "${models[@]}" --judge "$j" \
+  timeout "$(until_ "$EVAL_END")" $PY -m programs.evaluate transfer --checkpoints "${models[@]}" --judge "$j" \
       --n "$EVAL_N" --eps 32 --steps 20 --batch-size 500 --device "$DEVICE" \
       --json "$EV/transfer_$name.json" > "$EV/transfer_$name.log" 2>&1
   say "transfer against $j: rc $?"

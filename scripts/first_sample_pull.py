@@ -1,5 +1,5 @@
 """Goal 2's second half (issue 11) for any checkpoints: the app's default attack
-(``viz.runs.DEFAULT_ATTACK``: 32/255, 50 steps of 2/255, random wrong target, early stop; seed 0) on the
+(``compute.runs.DEFAULT_ATTACK``: 32/255, 50 steps of 2/255, random wrong target, early stop; seed 0) on the
 first gallery sample, as the app runs it; does it succeed, and how much of the last glance's
 attention (head-averaged) leaves the item's box?
 
@@ -20,9 +20,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model.inference import predict  # noqa: E402
-from viz.catalog import open_checkpoint  # noqa: E402
-from viz.images import load_samples  # noqa: E402
-from viz.runs import DEFAULT_ATTACK, pull_readout, run_attack, step_size_from_255  # noqa: E402
+from compute.catalog import open_checkpoint  # noqa: E402
+from compute.images import load_samples  # noqa: E402
+from compute.runs import DEFAULT_ATTACK, pull_readout, run_attack, step_size_from_255  # noqa: E402
 
 
 def main() -> None:

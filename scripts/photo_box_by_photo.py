@@ -1,5 +1,5 @@
 """Attention on pasted objects, photograph by photograph: the held-out "attention in the box" of
-``experiments.distill`` (the same scenes, the same seed) split by the photograph each scene was
+``programs.distill`` (the same scenes, the same seed) split by the photograph each scene was
 cropped from, for one or more photo heads.
 
     python scripts/photo_box_by_photo.py --holdout data/photos/hold --holdout-cutouts data/photos/cutouts_hold \\
@@ -21,9 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from experiments.distill.cli import _views  # noqa: E402
-from experiments.distill.measure import box_masses  # noqa: E402
-from experiments.distill.scenes import list_images  # noqa: E402
+from programs.distill.cli import _views  # noqa: E402
+from programs.distill.measure import box_masses  # noqa: E402
+from programs.distill.scenes import list_images  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def main() -> None:
     p.add_argument("--holdout-cutouts", type=Path, required=True)
     p.add_argument("--heads", type=Path, nargs="+", required=True)
     p.add_argument("--views", type=int, default=512)
-    p.add_argument("--seed", type=int, default=2, help="2: the scenes experiments.distill measures (its seed + 2)")
+    p.add_argument("--seed", type=int, default=2, help="2: the scenes programs.distill measures (its seed + 2)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()

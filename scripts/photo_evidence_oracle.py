@@ -3,7 +3,7 @@ map, softmax(W_c . f / tau) over positions, for a class c given from outside.
 
     python scripts/photo_evidence_oracle.py --holdout data/photos/hold --holdout-cutouts data/photos/cutouts_hold
 
-On the held-out sets of ``experiments.distill`` (the same views, the same seeds): top-1
+On the held-out sets of ``programs.distill`` (the same views, the same seeds): top-1
 agreement with the pretrained network on random crops when c is the network's own class and the
 attended vector goes through its classifier, and attention mass in pasted objects' boxes over
 the box's share, with c the network's class of the whole scene or of the object alone. No head
@@ -22,10 +22,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from experiments.distill.cli import _views  # noqa: E402
-from experiments.distill.evidence import evidence_target  # noqa: E402
-from experiments.distill.measure import as_batch, batches  # noqa: E402
-from experiments.distill.scenes import Scene, list_images, object_view  # noqa: E402
+from programs.distill.cli import _views  # noqa: E402
+from programs.distill.evidence import evidence_target  # noqa: E402
+from programs.distill.measure import as_batch, batches  # noqa: E402
+from programs.distill.scenes import Scene, list_images, object_view  # noqa: E402
 from model.efficientnet_lite import load_pretrained  # noqa: E402
 from model.metrics import mean_box_mass  # noqa: E402
 
@@ -35,7 +35,7 @@ def oracle(holdout: Path, cutouts: Path, views: int, output_stride: int, taus: l
     trunk = load_pretrained(dilate_last=output_stride == 16)
     teacher = load_pretrained()
     photos, objects = list_images(holdout), list_images(cutouts)
-    crops = _views(photos, [], views, 1)  # the seeds experiments.distill measures with
+    crops = _views(photos, [], views, 1)  # the seeds programs.distill measures with
     scenes = [s for s in _views(photos, objects, views, 2) if s.box is not None]
     agree = {t: 0 for t in taus}
     mass: dict[tuple[str, float], list[np.ndarray]] = {(w, t): [] for w in ("scene", "object") for t in taus}

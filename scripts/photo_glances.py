@@ -23,10 +23,10 @@ from skimage import data  # noqa: E402
 
 from model.efficientnet_lite import load_pretrained  # noqa: E402
 from model.inference import predict  # noqa: E402
-from viz.catalog import open_checkpoint  # noqa: E402
+from compute.catalog import open_checkpoint  # noqa: E402
 from viz.files import to_jpeg, to_png  # noqa: E402
 from viz.frames import caption, glance_frames  # noqa: E402
-from viz.images import prepare_image  # noqa: E402
+from compute.images import prepare_image  # noqa: E402
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 

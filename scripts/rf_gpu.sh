@@ -44,7 +44,7 @@ TRAIN_END=$((TOTAL - EVAL_S))
 
 train() {  # lane out size epochs: stopped at the training deadline
   # shellcheck disable=SC2086
-  timeout "$(left "$TRAIN_END")" $PY -m experiments.train --config configs/ablation/narrow_pgd.json ${ARGS[$1]} \
+  timeout "$(left "$TRAIN_END")" $PY -m programs.train --config configs/ablation/narrow_pgd.json ${ARGS[$1]} \
       --set train.init_from="${FROM[$1]}" --set train.seed=4 --set train.train_size="$3" --set train.epochs="$4" \
       --set train.num_workers="$WORKERS" --out "$2" --device "$DEVICE" --threads 1 --no-progress >> "$RUNS/$1.log" 2>&1
 }
@@ -78,7 +78,7 @@ for lane in $LANES; do [ -f "$RUNS/$lane/model.safetensors" ] && rm -f "$RUNS/$l
 grid() {  # out glances checkpoints...
   local out=$1 glances=$2; shift 2
   # shellcheck disable=SC2086
-  timeout "$(left "$((TOTAL - 10))")" $PY -m experiments.evaluate grid --checkpoints "$@" --n "$EVAL_N" \
+  timeout "$(left "$((TOTAL - 10))")" $PY -m programs.evaluate grid --checkpoints "$@" --n "$EVAL_N" \
       --glances $glances --steps 0 50 --eps 8 16 --targets random --batch-size 500 --device "$DEVICE" \
       --threads 2 --out "$RUNS/$out" >> "$RUNS/$out.log" 2>&1
   say "grid $out: rc $?"

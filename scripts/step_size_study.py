@@ -1,6 +1,6 @@
 """Success and attention pull of the app's default attack at several step sizes (issue 11, goal 2).
 
-The attack is ``viz.runs.DEFAULT_ATTACK`` (L-inf 32/255, 50 steps, random wrong target, early stop)
+The attack is ``compute.runs.DEFAULT_ATTACK`` (L-inf 32/255, 50 steps, random wrong target, early stop)
 with only its step size changed; every candidate aims at the same targets (same seeds) on the same
 test canvases, so the rows differ by the step size alone.
 
@@ -22,10 +22,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from experiments.evaluate.measure import attention_on_item  # noqa: E402
+from programs.evaluate.measure import attention_on_item  # noqa: E402
 from model import load_model, pgd  # noqa: E402
 from model.data import make_batch  # noqa: E402
-from viz.runs import DEFAULT_ATTACK  # noqa: E402
+from compute.runs import DEFAULT_ATTACK  # noqa: E402
 
 
 def study(model: torch.nn.Module, start: int, n: int, step_sizes_255: list[float], batch_size: int = 100,

@@ -3,7 +3,7 @@ without recomputing them: each checkpoint gets the rows whose ``model`` is its f
 
     python scripts/store_race.py docs/results/results.json docs/results_untargeted/results.json
 
-New grids do this themselves: ``python -m experiments.evaluate grid ... --write-metadata``.
+New grids do this themselves: ``python -m programs.evaluate grid ... --write-metadata``.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from experiments.evaluate.report import race_record  # noqa: E402
+from programs.evaluate.report import race_record  # noqa: E402
 from model.checkpoint import store_metrics  # noqa: E402
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("results", type=Path, nargs="+", help="results.json files written by experiments.evaluate grid")
+    p.add_argument("results", type=Path, nargs="+", help="results.json files written by programs.evaluate grid")
     p.add_argument("--folder", type=Path, default=ROOT / "assets", help="where the checkpoints are")
     args = p.parse_args()
     grids = [json.loads(path.read_text()) for path in args.results]

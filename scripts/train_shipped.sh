@@ -21,7 +21,7 @@ mkdir -p "$OUT"
 stage() {  # config out [--set ...]: one training stage on one core
   local config=$1 out=$2; shift 2
   # shellcheck disable=SC2086
-  $PY -m experiments.train --config "configs/$config.json" "$@" $EXTRA --out "$OUT/$out" --threads 1 --no-progress \
+  $PY -m programs.train --config "configs/$config.json" "$@" $EXTRA --out "$OUT/$out" --threads 1 --no-progress \
       >> "$OUT/$out.log" 2>&1
   echo "$(date +%T) $out: $(tail -n 1 "$OUT/$out.log" | cut -c1-160)"
 }
@@ -37,7 +37,7 @@ chain() {  # s3ta | baseline
 chain s3ta & chain baseline & wait
 
 for m in s3ta baseline; do
-  $PY -m experiments.evaluate floors --checkpoint "$OUT/${m}_default_4/model.safetensors" --n "$N" --threads 2 \
+  $PY -m programs.evaluate floors --checkpoint "$OUT/${m}_default_4/model.safetensors" --n "$N" --threads 2 \
       --json "$OUT/floors_${m}_default.json"
 done
 if [ "$INSTALL" = 0 ]; then
@@ -47,10 +47,10 @@ fi
 cp "$OUT/s3ta_clean/model.safetensors" assets/s3ta_clean.safetensors
 for m in s3ta baseline; do
   cp "$OUT/${m}_default_4/model.safetensors" "assets/${m}_default.safetensors"
-  $PY -m experiments.evaluate floors --checkpoint "assets/${m}_default.safetensors" --n "$N" --write-metadata
+  $PY -m programs.evaluate floors --checkpoint "assets/${m}_default.safetensors" --n "$N" --write-metadata
 done
-$PY -m experiments.evaluate grid --n 200 --glances 1 2 4 8 16 --steps 0 10 20 50 --eps 8 16 --targets random --out docs/results
-$PY -m experiments.evaluate grid --n 200 --glances 1 4 16 --steps 0 10 20 50 --eps 8 --targets untargeted \
+$PY -m programs.evaluate grid --n 200 --glances 1 2 4 8 16 --steps 0 10 20 50 --eps 8 16 --targets random --out docs/results
+$PY -m programs.evaluate grid --n 200 --glances 1 4 16 --steps 0 10 20 50 --eps 8 --targets untargeted \
     --out docs/results_untargeted
 $PY scripts/store_race.py docs/results/results.json docs/results_untargeted/results.json
 $PY scripts/checkpoint_report.py > docs/checkpoints.md

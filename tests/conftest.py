@@ -36,7 +36,9 @@ def run_attack(at: AppTest) -> AppTest:
 
 
 def open_tab(at: AppTest, name: str) -> AppTest:
-    at.session_state["section"] = name
+    """Open the view titled ``name`` (one page of the app's navigation)."""
+    from ui.views import by_title
+    at.switch_page(by_title(name).script)
     at.run()
     assert not at.exception, at.exception
     return at

@@ -15,7 +15,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import model.inference_form as inference
-import viz.lab
+import compute.lab
 from model.checkpoint import DEFAULT_CHECKPOINT
 
 from .conftest import APP, ROOT, figure, open_tab, panels, run_attack
@@ -37,7 +37,7 @@ def app():
 def counted(monkeypatch):
     """Counts the model runs behind the page: clean predictions and attacks."""
     calls = {"predict": 0, "attack": 0}
-    real_predict, real_attack = viz.lab.predict, viz.lab.run_attack
+    real_predict, real_attack = compute.lab.predict, compute.lab.run_attack
 
     def predict(*a, **k):
         calls["predict"] += 1
@@ -47,8 +47,8 @@ def counted(monkeypatch):
         calls["attack"] += 1
         return real_attack(*a, **k)
 
-    monkeypatch.setattr(viz.lab, "predict", predict)
-    monkeypatch.setattr(viz.lab, "run_attack", attack)
+    monkeypatch.setattr(compute.lab, "predict", predict)
+    monkeypatch.setattr(compute.lab, "run_attack", attack)
     return calls
 
 
@@ -68,8 +68,8 @@ def test_attacks_run_on_the_inference_form_unless_switched_off(monkeypatch, env,
     if env is not None:
         monkeypatch.setenv("S3TA_INFERENCE_FORM", env)
     seen = []
-    real = viz.lab.predict
-    monkeypatch.setattr(viz.lab, "predict", lambda model, *a, **k: seen.append(model) or real(model, *a, **k))
+    real = compute.lab.predict
+    monkeypatch.setattr(compute.lab, "predict", lambda model, *a, **k: seen.append(model) or real(model, *a, **k))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.sidebar.slider(key="glances").set_value(23).run()  # a count no other test caches
@@ -254,7 +254,7 @@ def test_a_failing_attack_gets_a_message_and_the_page_goes_on(app, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("CUDA out of memory (simulated)")
 
-    monkeypatch.setattr(viz.lab, "run_attack", boom)
+    monkeypatch.setattr(compute.lab, "run_attack", boom)
     app.sidebar.slider(key="steps").set_value(33).run()  # settings never run before
     app.sidebar.button(key="run_attack").click().run()
     assert not app.exception
@@ -263,7 +263,7 @@ def test_a_failing_attack_gets_a_message_and_the_page_goes_on(app, monkeypatch):
 
 
 def test_a_model_gets_its_tasks_gallery_or_a_warning_where_none_is_shipped(app, tmp_path):
-    from experiments.train import get_args_parser, main
+    from programs.train import get_args_parser, main
 
     from .test_train import TINY
     assert not any("outside its task" in w.value for w in app.warning)  # the default model: no warning

@@ -18,10 +18,10 @@ from streamlit.testing.v1 import AppTest
 from model import AttackConfig, ModelConfig, build_model, save_checkpoint
 from model.checkpoint import DEFAULT_CHECKPOINT, read_metadata
 from model.inference import predict
-from viz.catalog import open_checkpoint
-from viz.images import load_samples
-from viz.runs import DEFAULT_ATTACK, run_attack
-from viz.studies import GLANCE_COUNTS, image_race, race_beside
+from compute.catalog import open_checkpoint
+from compute.images import load_samples
+from compute.runs import DEFAULT_ATTACK, run_attack
+from compute.studies import GLANCE_COUNTS, image_race, race_beside
 
 from .conftest import APP, figure, open_tab
 from .conftest import run_attack as click_attack
@@ -91,7 +91,7 @@ def test_compare_two_models_on_the_same_attack(form, baseline, downloads):
 
 
 def test_compare_default_is_a_baseline_of_the_same_task_else_baseline_default():
-    from viz.catalog import Entry, compare_default
+    from compute.catalog import Entry, compare_default
 
     def entry(stem, arch, task=None):
         meta = {"config": {"arch": arch}, **({"task": task} if task else {})}
@@ -106,7 +106,7 @@ def test_compare_default_is_a_baseline_of_the_same_task_else_baseline_default():
 
 
 def test_race_is_drawn_beside_the_stored_race_of_the_same_tasks_baseline():
-    from viz.catalog import Entry, race_baseline
+    from compute.catalog import Entry, race_baseline
 
     def entry(stem, arch, task=None, race=True):
         meta = {"config": {"arch": arch}, **({"task": task} if task else {}),
@@ -265,7 +265,7 @@ def test_a_link_with_bad_values_opens_a_working_page():
 
 
 def test_link_decoding_rules():
-    from viz.links import Field, decode, encode
+    from ui.links import Field, decode, encode
     fields = [Field("n", "int", 1, 5), Field("x", "float", 0, 1), Field("c", "choice", choices=("a", "b")),
               Field("b", "bool")]
     values, problems = decode({"n": ["3", "9"], "x": "0.25", "c": "b", "b": "1", "other": "?"}, fields)
@@ -286,7 +286,7 @@ def test_grid_and_race_need_glances(baseline):
 
 
 def test_studies_reject_bad_batches(form):
-    from viz.lab import Lab, Subject
+    from compute.lab import Lab, Subject
     with pytest.raises(ValueError, match="batch holds 1 to"):
         Lab().batch([], CFG, 0)
     s = load_samples()[0]

@@ -7,7 +7,7 @@ import pytest
 import torch
 from captum.robust import PGD as CaptumPGD
 
-from experiments.evaluate import get_args_parser, main
+from programs.evaluate import get_args_parser, main
 from model import AttackConfig, load_model, pgd
 from model.data import make_batch
 from model.inference import LogitsOnly
@@ -100,7 +100,7 @@ def test_grid_cli_writes_tables_and_the_race_figure(tmp_path):
 def test_grid_tables_are_written_without_plotly_and_the_figure_skipped(tmp_path, monkeypatch, capsys):
     import sys
 
-    from experiments.evaluate.report import write_grid
+    from programs.evaluate.report import write_grid
     row = {"model": "m", "glances": 1, "target": "random", "eps_255": 8.0, "steps": 0, "n": 4, "acc": 0.5,
            "attention_on_item_clean": 0.9, "attention_on_item_adv": 0.8}
     monkeypatch.delitem(sys.modules, "viz.figures", raising=False)
@@ -114,7 +114,7 @@ def test_grid_tables_are_written_without_plotly_and_the_figure_skipped(tmp_path,
 def test_grid_rows_name_checkpoints_apart_when_their_stems_clash():
     from pathlib import Path
 
-    from experiments.evaluate.cli import model_names
+    from programs.evaluate.cli import model_names
     paths = [Path("runs/a/model.safetensors"), Path("runs/b/model.safetensors"), Path("assets/s3ta_default.safetensors")]
     assert list(model_names(paths).values()) == ["a/model", "b/model", "s3ta_default"]
 

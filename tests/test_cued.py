@@ -126,8 +126,8 @@ def test_task_registry_and_batches():
 
 
 def test_a_cued_checkpoint_records_its_task_and_is_evaluated_on_it(tmp_path):
-    from experiments.evaluate import cli as evaluate
-    from experiments.train import get_args_parser, main
+    from programs.evaluate import cli as evaluate
+    from programs.train import get_args_parser, main
     from tests.test_train import TINY
 
     main(get_args_parser().parse_args(["--out", str(tmp_path / "cued"), "--set", "train.epochs=1",
@@ -148,7 +148,7 @@ def test_a_cued_checkpoint_records_its_task_and_is_evaluated_on_it(tmp_path):
 
 
 def test_each_shipped_gallery_holds_its_tasks_first_test_canvas_of_each_class():
-    from viz.images import gallery_folder, task_gallery
+    from compute.images import gallery_folder, task_gallery
     shipped = [t for t in CANVAS_TASKS if (gallery_folder(t) / "samples.json").is_file()]
     assert sorted(shipped) == ["cluttered-fashion-mnist", "cued-fashion-mnist"]
     _, labels = load_fashion_mnist("test")

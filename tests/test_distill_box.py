@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from experiments.distill import get_args_parser, main
-from experiments.distill.box import box_target
-from experiments.distill.cli import _split
-from experiments.distill.evidence import evidence_loss
+from programs.distill import get_args_parser, main
+from programs.distill.box import box_target
+from programs.distill.cli import _split
+from programs.distill.evidence import evidence_loss
 from model.metrics import box_mass
 
 
@@ -95,7 +95,7 @@ def test_distill_cli_with_box_target_reports_validation_beside_holdout(tmp_path)
 
 
 def test_views_record_the_photograph_they_were_cropped_from():
-    from experiments.distill.scenes import make_views
+    from programs.distill.scenes import make_views
     photos = [np.full((240, 260, 3), 40 * (i + 1), np.uint8) for i in range(4)]  # one flat grey each
     views = make_views(photos, [], 12, seed=5)
     assert {v.source for v in views} <= set(range(4)) and len({v.source for v in views}) > 1

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from experiments.distill.evidence import evidence_loss, evidence_target
+from programs.distill.evidence import evidence_loss, evidence_target
 
 
 def test_evidence_target_matches_a_per_position_reference():

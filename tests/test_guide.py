@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from experiments.train import get_args_parser, main
-from experiments.train.config import TrainConfig
-from experiments.train.guide import guide_loss, guide_weight_at
+from programs.train import get_args_parser, main
+from programs.train.config import TrainConfig
+from programs.train.guide import guide_loss, guide_weight_at
 from model import load_model
 from model.data import make_batch
 from model.data.cued import CUE_STYLES

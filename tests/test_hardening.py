@@ -12,11 +12,11 @@ import pytest
 import tomllib
 from streamlit.testing.v1 import AppTest
 
-import viz.catalog
+import compute.catalog
 from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
-from viz.catalog import list_checkpoints, load_uploaded, open_checkpoint
-from viz.images import load_samples
-from viz.runs import DEFAULT_ATTACK, run_attack
+from compute.catalog import list_checkpoints, load_uploaded, open_checkpoint
+from compute.images import load_samples
+from compute.runs import DEFAULT_ATTACK, run_attack
 
 from .conftest import APP, figure
 
@@ -28,7 +28,7 @@ def test_uploaded_checkpoints_are_size_limited_and_leave_nothing_behind(monkeypa
     model = load_uploaded(DEFAULT_CHECKPOINT.read_bytes())
     assert model.metadata["class_names"] and len(model.metadata["sha256"]) == 64
     assert set(os.listdir(tempfile.gettempdir())) == before
-    monkeypatch.setattr(viz.catalog, "MAX_CHECKPOINT_BYTES", 1000)
+    monkeypatch.setattr(compute.catalog, "MAX_CHECKPOINT_BYTES", 1000)
     with pytest.raises(CheckpointError, match="limited to"):
         load_uploaded(DEFAULT_CHECKPOINT.read_bytes())
     with pytest.raises(CheckpointError, match="empty"):

@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from experiments.distill import get_args_parser, main
-from experiments.distill.cli import attention_entropy, cache, distill_loss
-from experiments.distill.measure import box_attention
-from experiments.distill.scenes import Scene, composite, make_views, object_view
+from programs.distill import get_args_parser, main
+from programs.distill.cli import attention_entropy, cache, distill_loss
+from programs.distill.measure import box_attention
+from programs.distill.scenes import Scene, composite, make_views, object_view
 from model import build_model
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.efficientnet_lite import load_pretrained
@@ -175,7 +175,7 @@ def test_inference_form_folds_every_trunk_batchnorm_and_keeps_the_outputs(fresh)
 
 @pytest.mark.slow
 def test_distill_cache_is_reused_only_for_the_same_views(tmp_path, monkeypatch):
-    from experiments.distill import cli
+    from programs.distill import cli
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.fromarray((photo("coffee", 260)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(photos / "c.jpg")

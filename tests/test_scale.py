@@ -17,7 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
-from experiments.train import TrainConfig
+from programs.train import TrainConfig
 from model import ModelConfig, build_model
 from model.backbone import load_backbone_weights
 from model.data import ImageFolder
@@ -28,7 +28,7 @@ from model.data.transforms import (
     random_resized_crop,
 )
 from model.pretrained import fetch_backbone_weights
-from viz.catalog import list_checkpoints, load_uploaded
+from compute.catalog import list_checkpoints, load_uploaded
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ["bars", "disc", "square"]  # sorted, as the folder lists them
@@ -84,13 +84,13 @@ def torchrun(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_resnet50_s3ta_trains_resumes_and_evaluates_under_torchrun(folder, tmp_path):
     out = tmp_path / "run"
-    torchrun("-m", "experiments.train", "--out", str(out), "--stop-after", "2", *tiny_resnet50(folder))
+    torchrun("-m", "programs.train", "--out", str(out), "--stop-after", "2", *tiny_resnet50(folder))
     assert not (out / "model.safetensors").exists() and (out / "last.safetensors").exists()
-    one = subprocess.run([sys.executable, "-m", "experiments.train", "--out", str(out), "--resume", str(out / "last.safetensors"),
+    one = subprocess.run([sys.executable, "-m", "programs.train", "--out", str(out), "--resume", str(out / "last.safetensors"),
                           "--stop-after", "1", *tiny_resnet50(folder)], cwd=ROOT, env=ENV, capture_output=True,
                          text=True, timeout=300)  # a 2-rank checkpoint resumed on one process...
     assert one.returncode == 0, one.stderr[-3000:]
-    torchrun("-m", "experiments.train", "--out", str(out), "--resume", str(out / "last.safetensors"),
+    torchrun("-m", "programs.train", "--out", str(out), "--resume", str(out / "last.safetensors"),
              *tiny_resnet50(folder))  # ...and finished on two again
     history = json.loads((out / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3, 4]
@@ -105,7 +105,7 @@ def test_resnet50_s3ta_trains_resumes_and_evaluates_under_torchrun(folder, tmp_p
     assert model.config.backbone == "resnet50" and model.config.image_size == 64
 
     report = tmp_path / "eval.json"
-    evaluate = ["-m", "experiments.evaluate", "folder", "--checkpoint", str(out / "model.safetensors"),
+    evaluate = ["-m", "programs.evaluate", "folder", "--checkpoint", str(out / "model.safetensors"),
                 "--root", str(folder / "val"), "--glances", "1", "3", "--steps", "0", "2", "--eps", "16",
                 "--batch-size", "5", "--threads", "1", "--device", "cpu"]
     torchrun(*evaluate, "--json", str(report))
@@ -124,7 +124,7 @@ def test_resnet50_s3ta_trains_resumes_and_evaluates_under_torchrun(folder, tmp_p
 
 
 def test_paper_configs_build_with_the_right_attention_maps():
-    from experiments.train.config import load_configs
+    from programs.train.config import load_configs
 
     for name, maps, glances in (("imagenet_s3ta_r50_os16_g4", 14, 4), ("imagenet_s3ta_r50_os8_g16", 28, 16),
                                 ("imagenet_s3ta_r152_os16_g4", 14, 4), ("imagenet_s3ta_r152_os8_g16", 28, 16)):
@@ -194,7 +194,7 @@ def test_bf16_channels_last_and_backbone_weights_in_one_process(folder, tmp_path
             "--set", f"train.class_names_file={names}",
             "--set", "train.channels_last=true", "--set", f"train.backbone_weights={weights}",
             "--set", "train.steps_per_epoch=2", "--set", "train.num_workers=0"]
-    proc = subprocess.run([sys.executable, "-m", "experiments.train", "--out", str(out), *args], cwd=ROOT, env=ENV,
+    proc = subprocess.run([sys.executable, "-m", "programs.train", "--out", str(out), *args], cwd=ROOT, env=ENV,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((out / "model.json").read_text())
@@ -202,7 +202,7 @@ def test_bf16_channels_last_and_backbone_weights_in_one_process(folder, tmp_path
     assert meta["recipe"]["amp"] == "bf16" and np.isfinite(meta["history"][0]["train_adv_loss"])
     assert meta["class_names"] == ["n0001 striped thing", "round disc", "a square"]
     assert meta["class_folders"] == CLASSES
-    ev = subprocess.run([sys.executable, "-m", "experiments.evaluate", "folder", "--checkpoint", str(out / "model.safetensors"),
+    ev = subprocess.run([sys.executable, "-m", "programs.evaluate", "folder", "--checkpoint", str(out / "model.safetensors"),
                          "--root", str(folder / "val"), "--glances", "2", "--steps", "0", "--n", "24",
                          "--device", "cpu", "--json", str(tmp_path / "e.json")], cwd=ROOT, env=ENV,
                         capture_output=True, text=True, timeout=300)
@@ -238,7 +238,7 @@ def test_gpu_bench_script_runs_its_smoke_mode():
 
 @pytest.mark.slow
 def test_robustness_grid_sharded_over_two_ranks_equals_one_process(tmp_path):
-    grid = ["-m", "experiments.evaluate", "grid", "--num-examples", "20", "--glances", "1", "2", "--steps", "0", "2", "--eps", "8",
+    grid = ["-m", "programs.evaluate", "grid", "--num-examples", "20", "--glances", "1", "2", "--steps", "0", "2", "--eps", "8",
             "--targets", "random", "--batch-size", "5", "--threads", "1", "--device", "cpu"]
     torchrun(*grid, "--out", str(tmp_path / "two"))
     one = subprocess.run([sys.executable, *grid, "--out", str(tmp_path / "one")], cwd=ROOT, env=ENV,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from experiments.train import (
+from programs.train import (
     AdvConfig,
     adversarial_batch,
     get_args_parser,
@@ -66,7 +66,7 @@ def test_adversarial_batch_keeps_the_ball_and_leaves_the_trained_model_alone():
 
 
 def test_noisy_batch_fills_a_random_sign_ball_reproducibly():
-    from experiments.train.loop import noisy_batch
+    from programs.train.loop import noisy_batch
     x = torch.full((64, 3, 8, 8), 0.5)
     z = noisy_batch(x, 0.1, seed=3)
     delta = z - x
@@ -80,7 +80,7 @@ def test_noisy_batch_fills_a_random_sign_ball_reproducibly():
 
 @pytest.mark.parametrize("value", [-0.1, 1.5, "big"])
 def test_noise_eps_out_of_range_is_refused(value):
-    from experiments.train.config import TrainConfig
+    from programs.train.config import TrainConfig
     with pytest.raises(ValueError, match="noise_eps"):
         TrainConfig(noise_eps=value)
 
@@ -91,7 +91,7 @@ def test_cli_trains_saves_and_resumes_exactly(tmp_path):
     final = main(args)
     assert len(final["history"]) == 2 and "train_adv_loss" in final["history"][0]
     assert final["recipe"]["adv"]["method"] == "fgsm"
-    assert "experiments.train" in final["command"]
+    assert "programs.train" in final["command"]
     straight = load_model(tmp_path / "a" / "model.safetensors")
 
     # one epoch, then resume for the second: the same weights as two epochs straight
@@ -112,7 +112,7 @@ def test_cli_trains_saves_and_resumes_exactly(tmp_path):
 def test_torchrun_two_cpu_processes(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "experiments.train", "--out", str(tmp_path / "ddp"), "--set", "train.epochs=2",
+           "-m", "programs.train", "--out", str(tmp_path / "ddp"), "--set", "train.epochs=2",
            "--threads", "1", *TINY]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

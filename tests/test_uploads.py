@@ -14,7 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tests.hostile import corpus, png_bytes
-from viz.images import MAX_FILE_BYTES, ImageError, prepare_image
+from compute.images import MAX_FILE_BYTES, ImageError, prepare_image
 
 from .conftest import APP, figure
 
@@ -108,7 +108,7 @@ def test_the_page_survives_the_whole_corpus():
 
 def test_far_from_training_warning_spares_the_gallery_and_flags_photos():
     from model import load_model
-    from viz.images import domain_warnings, load_samples
+    from compute.images import domain_warnings, load_samples
 
     stats = load_model().metadata["input_stats"]
     assert all(domain_warnings(s.image, stats) == [] for s in load_samples())

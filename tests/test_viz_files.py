@@ -82,7 +82,7 @@ def test_cli_renders_each_image_and_skips_broken_files(tmp_path):
         (images / p.name).write_bytes(p.read_bytes())
     (images / "broken.png").write_bytes(b"not an image")
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "viz.export", str(images), "--out", str(out), "--glances", "3",
+    proc = subprocess.run([sys.executable, "-m", "programs.export", str(images), "--out", str(out), "--glances", "3",
                            "--eps", "16", "--steps", "5", "--step-size", "4", "--formats", "gif,npz,png"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -96,6 +96,6 @@ def test_cli_renders_each_image_and_skips_broken_files(tmp_path):
     assert meta["attack"]["alpha"] == pytest.approx(4 / 255)
     with Image.open(next(out.glob("*.gif"))) as gif:
         assert gif.n_frames == 3
-    bad = subprocess.run([sys.executable, "-m", "viz.export", str(images), "--out", str(out), "--formats", "mp4"],
+    bad = subprocess.run([sys.executable, "-m", "programs.export", str(images), "--out", str(out), "--formats", "mp4"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "--formats" in bad.stderr

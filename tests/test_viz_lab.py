@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from model import AttackConfig, load_model
-from viz.images import load_samples
-from viz.lab import AttackGate, BusyError, Lab, ResultCache, Subject, digest, size_of
-from viz.runs import attribution
+from compute.images import load_samples
+from compute.cache import AttackGate, BusyError, ResultCache, digest, size_of
+from compute.lab import Lab, Subject
+from compute.runs import attribution
 
 
 @pytest.fixture(scope="module")
@@ -131,11 +132,16 @@ def test_lab_caches_attributions_and_renders_exports(model):
     assert set(a1) == {"saliency/clean", "integrated_gradients/clean", "saliency/adversarial",
                        "integrated_gradients/adversarial"}
     assert lab.attributions(s, run) is a1
+    from viz.files import export_metadata, render_exports
     from viz.frames import Display
-    files = lab.exports(s, run, Display(), {"name": "default", "sha256": "0" * 64}, formats=("gif", "npz"))
+
+    def exports(checkpoint, formats):  # what the page's export view renders from the Lab's results
+        meta = export_metadata(checkpoint, s.image_name, "0" * 64, s.glances, run, s.class_names, s.box)
+        return render_exports(s.image, lab.clean(s), run, s.class_names, s.box, Display(), meta, formats)
+    files = exports({"name": "default", "sha256": "0" * 64}, formats=("gif", "npz"))
     assert set(files) == {"gif", "npz"}
     with pytest.raises(ValueError, match="formats"):
-        lab.exports(s, run, Display(), {}, formats=("mp4",))
+        exports({}, formats=("mp4",))
 
 
 def test_a_batch_left_midway_caches_nothing_half_done(model):

@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 from model.inference import Prediction
 
 from .frames import Display, drift_panel, glance_frames, glance_panels
-from .runs import AttackRun
-from .studies import GlanceGrid, ImageRace
+from model.records import AttackRun, Box
+from model.records import GlanceGrid, ImageRace
 
 __all__ = ["image_data_uri", "frames_animation", "probability_figure", "glance_figure", "drift_figure",
            "race_figure", "compare_figure", "grid_figure", "image_race_figure"]
@@ -134,7 +134,7 @@ def _colour(k: int) -> str:
 
 
 def glance_figure(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
-                  class_names: Sequence[str], box: tuple[int, int, int, int] | None,
+                  class_names: Sequence[str], box: Box | None,
                   display: Display) -> go.Figure:
     """The glances animated over the clean and adversarial image side by side, scanpath on top."""
     panels, titles, captions, paths = glance_panels(image, clean, attack, class_names, box, display)
@@ -143,7 +143,7 @@ def glance_figure(image: np.ndarray, clean: Prediction, attack: AttackRun | None
                             title=f"Attention per glance ({display.head_name})")
 
 
-def drift_figure(attack: AttackRun, class_names: Sequence[str], box: tuple[int, int, int, int] | None,
+def drift_figure(attack: AttackRun, class_names: Sequence[str], box: Box | None,
                  display: Display) -> go.Figure:
     """The attack's iterates animated, with the attention they draw (mean over glances)."""
     frames, captions = drift_panel(attack, class_names, box, display)
@@ -171,7 +171,7 @@ def race_figure(rows: Sequence[dict[str, Any]], eps: float, target: str) -> go.F
 
 
 def compare_figure(runs: Sequence[tuple[str, bool, AttackRun]], class_names: Sequence[str],
-                   box: tuple[int, int, int, int] | None, display: Display) -> go.Figure:
+                   box: Box | None, display: Display) -> go.Figure:
     """The adversarial image of each model (name, has attention, run) with its glances animated
     side by side; a model without attention shows its adversarial image alone in every frame."""
     n = max(r.prediction.attention.shape[0] for _, _, r in runs)

@@ -1,7 +1,7 @@
 """Files of one analysis, as bytes: animated GIF, WebM video, PNG strip, standalone HTML, NPZ.
 
 Each ``to_*`` function returns the file's bytes (the app hands them to download buttons;
-``python -m viz.export`` writes them for a folder of images). Nothing here touches the disk
+``python -m programs.export`` writes them for a folder of images). Nothing here touches the disk
 except OpenCV's video writer, which needs a temporary file.
 """
 
@@ -24,7 +24,8 @@ from model.inference import Prediction
 
 from .figures import drift_figure, glance_figure
 from .frames import Display, export_frames, glance_sheet
-from .runs import AttackRun, attack_settings
+from model.attacks import attack_settings
+from model.records import AttackRun, Box
 
 __all__ = ["to_gif", "to_webm", "to_png", "to_jpeg", "to_png_strip", "to_html", "to_npz", "export_metadata",
            "render_exports", "FORMATS", "MIME"]
@@ -127,7 +128,7 @@ def to_html(figures: Sequence[go.Figure], title: str, notes: Sequence[str] = ())
 
 def export_metadata(checkpoint: dict[str, Any], image_name: str, image_sha256: str, glances: int,
                     attack: AttackRun | None, class_names: Sequence[str],
-                    box: tuple[int, int, int, int] | None) -> dict[str, Any]:
+                    box: Box | None) -> dict[str, Any]:
     """What an export was made from: checkpoint (name, sha256), image, glances, attack
     settings and seed, outcome."""
     meta: dict[str, Any] = {"checkpoint": checkpoint, "image": {"name": image_name, "sha256": image_sha256},
@@ -162,7 +163,7 @@ def to_npz(image: np.ndarray, clean: Prediction, attack: AttackRun | None, metad
 
 
 def render_exports(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
-                   class_names: Sequence[str], box: tuple[int, int, int, int] | None, display: Display,
+                   class_names: Sequence[str], box: Box | None, display: Display,
                    metadata: dict[str, Any], formats: Sequence[str] = FORMATS, fps: float = 2.0,
                    title: str = "S3TA Lab") -> dict[str, bytes]:
     """Every requested export of one analysis, as bytes by format."""

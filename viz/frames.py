@@ -17,7 +17,7 @@ import numpy as np
 from model.inference import Prediction
 from model.metrics import peaks, select_head
 
-from .runs import AttackRun
+from model.records import AttackRun, Box
 
 __all__ = ["COLORMAPS", "Display", "auto_zoom", "to_uint8", "upsample", "heatmap", "overlay", "draw_box",
            "enlarge", "glance_frames", "caption", "side_by_side", "amplified_perturbation",
@@ -74,7 +74,7 @@ def overlay(image: np.ndarray, attention: np.ndarray, alpha: float = 0.6, cmap: 
     return to_uint8(blended)
 
 
-def draw_box(image: np.ndarray, box: tuple[int, int, int, int], colour=(0, 255, 0),
+def draw_box(image: np.ndarray, box: Box, colour=(0, 255, 0),
              thickness: int = 1) -> np.ndarray:
     """Copy of a uint8 (H, W, 3) image with the half-open box (x0, y0, x1, y1) outlined."""
     if not isinstance(thickness, int) or thickness < 1:
@@ -98,7 +98,7 @@ PATH_COLOUR = (0, 200, 255)
 
 def glance_frames(image: np.ndarray, attention: np.ndarray, head: int | None = None, zoom: int = 3,
                   cmap: str = "inferno", alpha: float = 0.6,
-                  box: tuple[int, int, int, int] | None = None, scanpath: bool = True,
+                  box: Box | None = None, scanpath: bool = True,
                   shared_scale: bool = False) -> np.ndarray:
     """One frame per glance: (N, H*zoom, W*zoom, 3) uint8 from an (H, W, 3) image in [0, 1] and
     attention (N, heads, h, w). The scanpath joins the peaks of glances 1..t. With
@@ -213,7 +213,7 @@ def _frame_titles(pred: Prediction, class_names: Sequence[str], run: str) -> lis
 
 
 def glance_panels(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
-                  class_names: Sequence[str], box: tuple[int, int, int, int] | None,
+                  class_names: Sequence[str], box: Box | None,
                   display: Display, scanpath: bool = False
                   ) -> tuple[list[np.ndarray], list[str], list[list[str]], list[np.ndarray]]:
     """(panels of (N, H, W, 3) frames, panel titles, per-frame captions, scanpaths (N, 2) in the
@@ -233,7 +233,7 @@ def glance_panels(image: np.ndarray, clean: Prediction, attack: AttackRun | None
     return panels, titles, captions, paths
 
 
-def drift_panel(attack: AttackRun, class_names: Sequence[str], box: tuple[int, int, int, int] | None,
+def drift_panel(attack: AttackRun, class_names: Sequence[str], box: Box | None,
                 display: Display) -> tuple[np.ndarray, list[str]]:
     """Frames (S, H, W, 3) of attention (mean over glances) over each attack iterate, captions."""
     d = attack.drift
@@ -247,7 +247,7 @@ def drift_panel(attack: AttackRun, class_names: Sequence[str], box: tuple[int, i
 
 
 def export_frames(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
-                  class_names: Sequence[str], box: tuple[int, int, int, int] | None,
+                  class_names: Sequence[str], box: Box | None,
                   display: Display) -> np.ndarray:
     """(N, H', W', 3) uint8: clean | adversarial per glance with scanpaths and captions, the
     frames of the GIF, WebM and PNG strip."""
@@ -267,7 +267,7 @@ def _grid(cells: Sequence[Sequence[np.ndarray]], gap: int = 4) -> np.ndarray:
 
 
 def glance_sheet(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
-                 class_names: Sequence[str], box: tuple[int, int, int, int] | None,
+                 class_names: Sequence[str], box: Box | None,
                  display: Display) -> np.ndarray:
     """One uint8 picture that reads at a glance: the clean row over the adversarial row, one
     column per glance, each panel captioned with its glance, class and probability."""
@@ -286,7 +286,7 @@ def no_attention_panel(size: tuple[int, int], text: str = "no attention maps") -
 
 
 def compare_panels(image: np.ndarray, runs: Sequence[tuple[str, bool, AttackRun]], class_names: Sequence[str],
-                   box: tuple[int, int, int, int] | None, display: Display) -> tuple[np.ndarray, list[str]]:
+                   box: Box | None, display: Display) -> tuple[np.ndarray, list[str]]:
     """The paper's Figure 1 for one image: per model (name, has attention, its attack run) a row
     of the adversarial image, the amplified perturbation (each with its own gain) and the
     attention over the adversarial image (mean over glances; a grey panel for a model without

@@ -21,9 +21,9 @@ from torch.utils.data import DataLoader
 
 from model.attacks import AttackConfig, pgd
 from model.data.cued import CUE_STYLES, CUED_TASKS
-from model.distributed import all_reduce_sum
+from programs.distributed import all_reduce_sum
 from model.inference_form import refold
-from model.seeds import glance_count_seed, train_attack_seed, train_noise_seed
+from programs.seeds import glance_count_seed, train_attack_seed, train_noise_seed
 
 from .config import TrainConfig
 from .guide import guide_loss, guide_weight_at

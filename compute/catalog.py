@@ -44,6 +44,21 @@ class Entry:
     path: Path
     metadata: dict[str, Any]
 
+    @property
+    def attends(self) -> bool:
+        """Whether its registered class has attention (unknown architectures count as attending)."""
+        cls = ARCHITECTURES.get((self.metadata.get("config") or {}).get("arch"))
+        return cls is None or cls.has_attention
+
+    @property
+    def heads(self) -> int:
+        """Attention maps per glance, from the metadata alone (before loading the weights)."""
+        return int((self.metadata.get("config") or {}).get("heads", 1)) if self.attends else 1
+
+    @property
+    def task(self) -> str:
+        return task_of(self.metadata)
+
 
 def models_dir() -> Path:
     """``$S3TA_MODELS_DIR``, else ``models/`` in the working directory."""
@@ -90,7 +105,7 @@ def load_uploaded(data: bytes, device: str | torch.device = "cpu", fast: bool = 
         path = Path(tmp) / "upload.safetensors"
         path.write_bytes(data)
         model = open_checkpoint(path, device, fast)
-        model.metadata = {**model.metadata, "sha256": file_sha256(path)}  # type: ignore[assignment]
+        model.info = model.info.with_sha256(file_sha256(path))
     return model
 
 
@@ -113,17 +128,11 @@ def task_of(meta: dict[str, Any], default: str = DEFAULT_TASK) -> str:
     return str(meta.get("task", default))
 
 
-def _attends(e: Entry) -> bool:
-    """Whether the entry's registered class has attention (unknown architectures count as attending)."""
-    cls = ARCHITECTURES.get((e.metadata.get("config") or {}).get("arch"))
-    return cls is None or cls.has_attention
-
-
 def compare_default(entries: list[Entry], task: str, default_task: str = DEFAULT_TASK) -> Entry:
     """What to compare a model of ``task`` with first: a listed model without attention (the
     pooling baseline) trained on the same task (shipped ones first, as listed), else
     ``baseline_default``, else the first entry."""
-    baselines = [e for e in entries if not _attends(e)]
+    baselines = [e for e in entries if not e.attends]
     return (next((e for e in baselines if task_of(e.metadata, default_task) == task), None)
             or next((e for e in entries if e.path.stem == "baseline_default"), entries[0]))
 
@@ -137,7 +146,7 @@ def race_baseline(entries: list[Entry], metadata: dict[str, Any], has_attention:
     task = task_of(metadata, default_task)
     base = compare_default(entries, task, default_task)
     race = (base.metadata.get("metrics") or {}).get("race")
-    if _attends(base) or task_of(base.metadata, default_task) != task or not isinstance(race, dict):
+    if base.attends or task_of(base.metadata, default_task) != task or not isinstance(race, dict):
         return None
     return base
 
@@ -145,6 +154,6 @@ def race_baseline(entries: list[Entry], metadata: dict[str, Any], has_attention:
 def better_fits(image: np.ndarray, entries: list[Entry], current: str | None) -> list[Entry]:
     """For an image far from the current model's training inputs: the other listed models
     (``current`` is the open one's file stem) whose training inputs it is not far from, judged
-    by the same check (``viz.images.domain_warnings``) on each checkpoint's ``input_stats``."""
+    by the same check (``compute.images.domain_warnings``) on each checkpoint's ``input_stats``."""
     return [e for e in entries if e.path.stem != current and e.metadata.get("input_stats")
             and not domain_warnings(image, e.metadata["input_stats"])]

@@ -6,7 +6,6 @@ attributions (captum Saliency and Integrated Gradients), and the numbers read of
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -14,10 +13,11 @@ import torch
 from captum.attr import IntegratedGradients, Saliency
 from torch import nn
 
-from model.attacks import AttackConfig, pgd
+from model.attacks import AttackConfig, attack_settings, pgd
 from model.checks import check_glances, check_image_array
 from model.inference import LogitsOnly, Prediction, model_device, predict
 from model.metrics import attention_shift, select_head
+from model.records import AttackRun, Box, Drift
 
 __all__ = ["DEFAULT_ATTACK", "AttackRun", "Drift", "run_attack", "drift_steps", "attack_settings", "MAX_DRIFT_FRAMES",
            "attribution", "METHODS", "MAX_IG_STEPS", "pull_readout", "perturbation_norms", "step_size_from_255"]
@@ -46,50 +46,11 @@ def step_size_from_255(text: str) -> float | None:
     return value / 255
 
 
-@dataclass(frozen=True)
-class Drift:
-    """The attack's iterates (restart 0) at ``labels`` ("step k"; the last frame is always the
-    returned adversarial image): images (S, H, W, 3), attention (S, N, heads, h, w) and class
-    probabilities after the last glance (S, C)."""
-
-    labels: list[str]
-    images: np.ndarray
-    attention: np.ndarray
-    probs: np.ndarray
-
-
-@dataclass(frozen=True)
-class AttackRun:
-    """The adversarial image (H, W, 3) in [0, 1], its prediction, the label attacked (true label
-    or the clean prediction), the class aimed at, whether the attack reached it, the drift."""
-
-    image: np.ndarray
-    prediction: Prediction
-    label: int
-    target: int
-    success: bool
-    drift: Drift
-    config: AttackConfig
-    seed: int
-    glances: int
-    seconds: float
-
-    def goal(self, class_names: Sequence[str]) -> str:
-        """What the attack aimed at, in words: the target's name, or "a wrong class"."""
-        return "a wrong class" if self.config.target == "untargeted" else class_names[self.target]
-
-
 def drift_steps(steps: int, frames: int = MAX_DRIFT_FRAMES) -> list[int]:
     """At most ``frames`` iteration indices from 0 to ``steps``, evenly spread, both ends kept."""
     if steps < 0 or frames < 2:
         raise ValueError(f"need steps >= 0 and frames >= 2, got {steps}, {frames}")
     return sorted({int(round(v)) for v in np.linspace(0, steps, min(frames, steps + 1))})
-
-
-def attack_settings(cfg: AttackConfig, seed: int, glances: int) -> dict:
-    """The attack as JSON-able settings, for export metadata and cache keys."""
-    return {**asdict(cfg), "alpha": cfg.alpha, "eps_255": cfg.eps * 255 if cfg.norm == "linf" else None,
-            "seed": int(seed), "glances": int(glances)}
 
 
 @torch.no_grad()
@@ -168,7 +129,7 @@ def attribution(model: nn.Module, image: np.ndarray, target: int, glances: int,
 
 
 def pull_readout(clean: Prediction, attack: AttackRun, image_size: tuple[int, int],
-                 box: tuple[int, int, int, int] | None, head: int | None = None) -> dict[str, np.ndarray]:
+                 box: Box | None, head: int | None = None) -> dict[str, np.ndarray]:
     """Per glance (N,) for the chosen head (or the head mean): ``js`` divergence, ``com_shift``
     in pixels, and ``mass_clean``/``mass_adv`` in the box when there is one."""
     a = select_head(clean.attention, head)[:, None]

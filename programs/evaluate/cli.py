@@ -2,18 +2,18 @@
 folded, channels last: ``model.inference_form``), whose outputs equal the models' within 1e-5 at
 about 0.6 of the cost. Every mode runs under torchrun too; rank 0 writes the results::
 
-    torchrun --standalone --nproc_per_node=8 -m experiments.evaluate folder \\
+    torchrun --standalone --nproc_per_node=8 -m programs.evaluate folder \\
         --checkpoint runs/r50/model.safetensors --root data/imagenet/val --glances 4 16 --steps 0 10 --eps 16
 
 Robustness grid (S3TA and the baseline side by side; markdown, CSV, JSON and a plotly HTML
 "computational race" figure in --out)::
 
-    python -m experiments.evaluate grid --n 500 --glances 1 2 4 8 16 --steps 0 10 20 50 100 --eps 8 16 \\
+    python -m programs.evaluate grid --n 500 --glances 1 2 4 8 16 --steps 0 10 20 50 100 --eps 8 16 \\
         --out docs/results
 
 The floor metrics of one checkpoint (optionally written into its metadata)::
 
-    python -m experiments.evaluate floors --checkpoint assets/s3ta_default.safetensors --n 2000 --write-metadata
+    python -m programs.evaluate floors --checkpoint assets/s3ta_default.safetensors --n 2000 --write-metadata
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import torch.distributed as dist
 from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, store_metrics
 from model.data import CANVAS_TASKS, DEFAULT_TASK, ImageFolder
 from model.data.transforms import EvalTransform
-from model.distributed import is_main, setup_distributed
+from programs.distributed import is_main, setup_distributed
 from model.inference_form import inference_form
 
 from .measure import folder_robustness, robustness_grid, target_transfer, task_metrics
@@ -140,7 +140,7 @@ def _run(args: argparse.Namespace) -> Any:
         torch.set_num_threads(args.threads)
     _, world, device = setup_distributed(args.device)
     prefix = ["python", "-m"] if world == 1 else ["torchrun", f"--nproc_per_node={world}", "-m"]
-    command = " ".join(shlex.quote(a) for a in [*prefix, "experiments.evaluate", *sys.argv[1:]])
+    command = " ".join(shlex.quote(a) for a in [*prefix, "programs.evaluate", *sys.argv[1:]])
     main_rank = is_main()
     if args.mode == "grid":
         paths = args.checkpoints or [DEFAULT_CHECKPOINT, DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors"]

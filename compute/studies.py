@@ -2,7 +2,7 @@
 defender glances (the glance grid), the computational race for one image, a batch of attacks
 with their attention pull, and whether two models can be compared on one attack.
 
-Plain arrays and dataclasses; the cached, gated orchestration is ``viz.lab.Lab``.
+Plain arrays and dataclasses; the cached, gated orchestration is ``compute.lab.Lab``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from model.checks import check_image_array
 from model.inference import Prediction, model_device
 from model.metrics import mean_box_mass
 
-from .runs import AttackRun, drift_steps
+from model.records import AttackRun, Box, GlanceGrid, ImageRace
+
+from .runs import drift_steps
 
 __all__ = ["GLANCE_COUNTS", "GlanceGrid", "evaluate_grid", "ImageRace", "image_race", "BatchRow", "batch_row",
            "batch_csv", "incompatibility", "dataset_race", "race_beside",
@@ -38,27 +40,6 @@ def _tensor(images: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(np.stack(images), dtype=np.float32)).permute(0, 3, 1, 2).to(device)
 
 
-@dataclass(frozen=True)
-class GlanceGrid:
-    """Adversarial images crafted against each count in ``crafted``, each read at each count in
-    ``evaluated`` without re-attacking. ``true_probs`` (C, E) is the true class's probability,
-    ``predicted`` (C, E) the class predicted, ``clean_probs`` (E,) the clean image's true-class
-    probability at each evaluated count, ``targets`` (C,) the class each attack aimed at."""
-
-    crafted: tuple[int, ...]
-    evaluated: tuple[int, ...]
-    label: int
-    true_probs: np.ndarray
-    predicted: np.ndarray
-    clean_probs: np.ndarray
-    targets: tuple[int, ...]
-
-    @property
-    def recovered(self) -> np.ndarray:
-        """(C, E) bool: the defender at that count predicts the true class again."""
-        return self.predicted == self.label
-
-
 @torch.no_grad()
 def evaluate_grid(model: nn.Module, image: np.ndarray, runs: Sequence[AttackRun], label: int,
                   evaluated: Sequence[int] = GLANCE_COUNTS) -> GlanceGrid:
@@ -72,19 +53,6 @@ def evaluate_grid(model: nn.Module, image: np.ndarray, runs: Sequence[AttackRun]
     at = probs[:, steps]  # (1 + C, E, classes)
     return GlanceGrid(tuple(r.glances for r in runs), counts, int(label), at[1:, :, label], at[1:].argmax(-1),
                       at[0, :, label], tuple(r.target for r in runs))
-
-
-@dataclass(frozen=True)
-class ImageRace:
-    """The computational race for one image: for each glance count an attack aimed at that
-    count, and the true class's probability ``true_probs`` (G, S) after each of ``steps`` attack
-    steps, read at the same count; ``predicted`` (G, S) the class."""
-
-    glances: tuple[int, ...]
-    steps: tuple[int, ...]
-    label: int
-    true_probs: np.ndarray
-    predicted: np.ndarray
 
 
 @torch.no_grad()
@@ -132,13 +100,13 @@ class BatchRow:
     mass_adversarial: float | None
 
 
-def _mass(prediction: Prediction, box: tuple[int, int, int, int] | None, size: tuple[int, int]) -> float | None:
+def _mass(prediction: Prediction, box: Box | None, size: tuple[int, int]) -> float | None:
     if box is None:
         return None
     return float(mean_box_mass(prediction.attention[None], np.asarray([box]), size)[0])
 
 
-def batch_row(name: str, image: np.ndarray, box: tuple[int, int, int, int] | None, clean: Prediction,
+def batch_row(name: str, image: np.ndarray, box: Box | None, clean: Prediction,
               run: AttackRun) -> BatchRow:
     """The table row of one attacked image."""
     size = image.shape[:2]
@@ -163,9 +131,9 @@ def batch_csv(rows: Sequence[BatchRow], class_names: Sequence[str]) -> bytes:
 def incompatibility(first: nn.Module, second: nn.Module) -> str | None:
     """Why two models cannot be attacked with one setting and compared, or None when they can:
     the same class names in the same order and the same input size."""
-    a, b = first.metadata, second.metadata  # type: ignore[union-attr]
-    if list(a["class_names"]) != list(b["class_names"]):
-        return (f"the two models know different classes ({len(a['class_names'])} and {len(b['class_names'])}, "
+    a, b = first.class_names, second.class_names
+    if list(a) != list(b):
+        return (f"the two models know different classes ({len(a)} and {len(b)}, "
                 "or in another order): one attack cannot aim both at the same class")
     if first.config.image_size != second.config.image_size:
         return (f"the models take different input sizes ({first.config.image_size} and "

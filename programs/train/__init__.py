@@ -2,11 +2,11 @@
 
 One process (CPU or one GPU)::
 
-    python -m experiments.train --config configs/s3ta_clean.json --out runs/s3ta_clean
+    python -m programs.train --config configs/s3ta_clean.json --out runs/s3ta_clean
 
 Many processes, one per GPU (or CPU processes with gloo)::
 
-    torchrun --standalone --nproc_per_node=4 -m experiments.train --config configs/s3ta_clean.json --out runs/x
+    torchrun --standalone --nproc_per_node=4 -m programs.train --config configs/s3ta_clean.json --out runs/x
 
 Modules: ``config`` (the recipe, validated), ``data`` (data sets of a recipe), ``loop`` (one
 epoch, validation), ``cli`` (arguments, set-up, checkpoints).

@@ -67,7 +67,7 @@ class TrainConfig:
     noise_eps: float = 0.0  # > 0: add random-sign noise of amplitude U(0, noise_eps) per image (a judge
     # that must still read images carrying an L-inf perturbation of that size, without seeing attacks)
     guide_weight: float = 0.0  # cued tasks: > 0 pulls glance 1's attention onto the cue and later
-    # glances' onto the named item (experiments/train/guide.py), fading linearly to 0 ...
+    # glances' onto the named item (programs/train/guide.py), fading linearly to 0 ...
     guide_fraction: float = 0.5  # ... at this fraction of the run's steps; plain training after
     seed: int = 0
     num_workers: int = 0

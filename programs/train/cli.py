@@ -30,10 +30,10 @@ from model.checkpoint import (
     save_checkpoint,
 )
 from model.data import ImageFolder
-from model.distributed import setup_distributed
+from programs.distributed import setup_distributed
 from model.factory import build_model
 from model.inference_form import inference_form
-from model.seeds import epoch_seed
+from programs.seeds import epoch_seed
 
 from .config import load_configs
 from .data import build_datasets, training_input_stats
@@ -78,8 +78,8 @@ def hardware() -> str:
 def _command(world: int) -> str:
     args = " ".join(shlex.quote(a) for a in sys.argv[1:])
     if world > 1:
-        return f"torchrun --nproc_per_node={world} -m experiments.train {args}"
-    return f"python -m experiments.train {args}"
+        return f"torchrun --nproc_per_node={world} -m programs.train {args}"
+    return f"python -m programs.train {args}"
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Distil the natural-photo attention head from the pretrained EfficientNet-Lite0 on a folder of
 unlabelled photos (the network labels them itself):
 
-    python -m experiments.distill --images ~/Pictures --cutouts stamps/ --out models/photo_attention.safetensors
+    python -m programs.distill --images ~/Pictures --cutouts stamps/ --out models/photo_attention.safetensors
 
 Each of ``--views`` training views is a random crop of a photo, with a cut-out object (RGBA,
 ``--cutouts``) pasted on half of them. The frozen trunk's 14x14 feature map and the teacher's
@@ -78,12 +78,12 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "each glance to look at fewer places, and the teacher decides which")
     p.add_argument("--evidence-weight", type=float, default=0.0,
                    help="add this times the cross-entropy of each glance's attention against the teacher's "
-                        "class evidence map (experiments/distill/evidence.py) for its class: look where the "
+                        "class evidence map (programs/distill/evidence.py) for its class: look where the "
                         "teacher finds the class")
     p.add_argument("--evidence-tau", type=float, default=1.0, help="temperature of the evidence map's softmax")
     p.add_argument("--box-weight", type=float, default=0.0,
                    help="on training scenes with a pasted object, add this times the cross-entropy of each "
-                        "glance's attention against the object's box (experiments/distill/box.py): look at the "
+                        "glance's attention against the object's box (programs/distill/box.py): look at the "
                         "object")
     p.add_argument("--validation-every", type=int, default=0,
                    help="K > 1: every K-th photo and cut-out (sorted by path) is not trained on but measured "
@@ -254,7 +254,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             "weights_origin": WEIGHTS_ORIGIN, "input_stats": input_stats(np.stack([v.image for v in train_views[:256]])
                                                                          .astype(np.float32) / 255),
             "recipe": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-            "command": " ".join(shlex.quote(a) for a in ["python", "-m", "experiments.distill", *sys.argv[1:]]),
+            "command": " ".join(shlex.quote(a) for a in ["python", "-m", "programs.distill", *sys.argv[1:]]),
             "wall_time_s": round(time.time() - t0, 1), "history": history, "metrics": metrics,
             "torch": torch.__version__}
     save_checkpoint(model, args.out, meta)

@@ -16,9 +16,9 @@ from torch import nn
 
 from model.attacks import AttackConfig, pgd
 from model.data import CANVAS, DEFAULT_TASK, ImageFolder, make_batch
-from model.distributed import all_reduce_sum, gather_array, is_main, shard
+from programs.distributed import all_reduce_sum, gather_array, is_main, shard
 from model.metrics import mean_box_mass
-from model.seeds import eval_attack_seed
+from programs.seeds import eval_attack_seed
 
 __all__ = ["task_metrics", "attention_on_item", "robustness_grid", "folder_robustness", "target_transfer",
            "FLOOR_EPS_255", "PULL_EPS_255"]

@@ -1,6 +1,6 @@
 """Render the app's exports for a folder of images without the browser::
 
-    python -m viz.export IMAGES_DIR --out exports/ --glances 8 --eps 8 --steps 20
+    s3ta-export IMAGES_DIR --out exports/ --glances 8 --eps 8 --steps 20
 
 Per image: an animated GIF, a WebM video, a PNG strip, a standalone HTML page and an NPZ (see
 ``viz.files``), after the same attack the app runs.
@@ -20,17 +20,17 @@ from model.checkpoint import DEFAULT_CHECKPOINT, file_sha256
 from model.data.imagefolder import IMAGE_EXTENSIONS
 from model.inference import predict
 
-from .catalog import open_checkpoint
-from .files import FORMATS, export_metadata, render_exports
-from .frames import Display, auto_zoom
-from .images import ImageError, prepare_image
-from .runs import run_attack, step_size_from_255
+from compute.catalog import open_checkpoint
+from compute.images import FIT_MODES, ImageError, prepare_image
+from compute.runs import run_attack, step_size_from_255
+from viz.files import FORMATS, export_metadata, render_exports
+from viz.frames import Display, auto_zoom
 
 __all__ = ["get_args_parser", "main", "cli"]
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser("python -m viz.export", description="Render the app's exports "
+    p = argparse.ArgumentParser("s3ta-export", description="Render the app's exports "
                                 "(GIF, WebM, PNG strip, HTML, NPZ) for every image in a folder.")
     p.add_argument("images", type=Path, help="a folder of images (or one image file)")
     p.add_argument("--out", type=Path, required=True, help="folder for the exports")
@@ -45,7 +45,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default="random", help="random, untargeted, or a class index or name")
     p.add_argument("--restarts", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fit", choices=["letterbox", "resize", "crop"], default="letterbox")
+    p.add_argument("--fit", choices=FIT_MODES, default=None,
+                   help="how an image is made square (default: the checkpoint's own input_fit, as in the app)")
     p.add_argument("--head", type=int, default=None, help="one head (default: mean over heads)")
     p.add_argument("--cmap", default="inferno")
     p.add_argument("--fps", type=float, default=2.0)
@@ -63,7 +64,8 @@ def main(args: argparse.Namespace) -> list[Path]:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     ckpt = args.checkpoint or DEFAULT_CHECKPOINT
     model = open_checkpoint(ckpt, device)
-    names = model.metadata["class_names"]
+    names = list(model.class_names)
+    fit = args.fit or model.info.input_fit
     glances = model.glances_for(args.glances)
     if args.target in ("random", "untargeted"):
         target, target_class = args.target, None
@@ -89,7 +91,7 @@ def main(args: argparse.Namespace) -> list[Path]:
     for path in files:
         data = path.read_bytes()
         try:
-            prepared = prepare_image(data, model.config.image_size, args.fit)
+            prepared = prepare_image(data, model.config.image_size, fit)
         except ImageError as exc:
             print(f"skip {path.name}: {exc}", file=sys.stderr)
             continue

@@ -8,11 +8,13 @@ ever opened.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import struct
 import warnings
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from model.data.canvases import DEFAULT_TASK
 from model.data.stats import image_stats
+from model.info import INPUT_FITS
+from model.records import Box
 
 __all__ = ["ImageError", "PreparedImage", "prepare_image", "domain_warnings", "MAX_FILE_BYTES",
            "MAX_PIXELS", "FIT_MODES", "Sample", "load_samples", "SAMPLES_DIR",
@@ -28,7 +32,7 @@ __all__ = ["ImageError", "PreparedImage", "prepare_image", "domain_warnings", "M
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the image uploader's max_upload_size in app.py
 MAX_PIXELS = 40_000_000  # decoded size limit: a 5 MB PNG can declare gigapixels (a "bomb")
 MAX_SIDE_RATIO = 50  # 1x10000 strips hold nothing a 96 px model can see
-FIT_MODES = ("letterbox", "resize", "crop")
+FIT_MODES = INPUT_FITS
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
 
 
@@ -51,7 +55,7 @@ class PreparedImage:
     original_size: tuple[int, int]  # (width, height) after EXIF rotation
     mode: str  # the file's PIL mode before conversion, e.g. "RGBA", "I;16", "CMYK"
     format: str
-    content: tuple[int, int, int, int]
+    content: Box
     notes: list[str] = field(default_factory=list)
 
 
@@ -100,21 +104,21 @@ def _to_rgb(im: Image.Image, background: float) -> Image.Image:
 
 
 def _fit(im: Image.Image, size: int, fit: str, background: float
-         ) -> tuple[Image.Image, tuple[int, int, int, int]]:
+         ) -> tuple[Image.Image, Box]:
     w, h = im.size
     if fit == "resize":
-        return im.resize((size, size), Image.BILINEAR, reducing_gap=3.0), (0, 0, size, size)
+        return im.resize((size, size), Image.BILINEAR, reducing_gap=3.0), Box(0, 0, size, size)
     if fit == "crop":
         side = min(w, h)
         left, top = (w - side) // 2, (h - side) // 2
         im = im.crop((left, top, left + side, top + side))
-        return im.resize((size, size), Image.BILINEAR, reducing_gap=3.0), (0, 0, size, size)
+        return im.resize((size, size), Image.BILINEAR, reducing_gap=3.0), Box(0, 0, size, size)
     scale = size / max(w, h)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     canvas = Image.new("RGB", (size, size), (int(background * 255),) * 3)
     x0, y0 = (size - nw) // 2, (size - nh) // 2
     canvas.paste(im.resize((nw, nh), Image.BILINEAR, reducing_gap=3.0), (x0, y0))
-    return canvas, (x0, y0, x0 + nw, y0 + nh)
+    return canvas, Box(x0, y0, x0 + nw, y0 + nh)
 
 
 def prepare_image(data: bytes, size: int, fit: str = "letterbox", background: float = 0.0
@@ -199,7 +203,14 @@ class Sample:
     image: np.ndarray  # (H, W, 3) float32 in [0, 1]
     label: int
     class_name: str
-    box: tuple[int, int, int, int]  # (x0, y0, x1, y1), half-open, pixels
+    box: Box  # (x0, y0, x1, y1), half-open, pixels
+    sha256: str = ""  # of the shipped file's bytes
+
+    def label_for(self, class_names: Sequence[str]) -> int | None:
+        """The sample's label as a class of a model with ``class_names``: trusted only when that
+        model names the class as the gallery does (a model of other classes gets None)."""
+        ok = 0 <= self.label < len(class_names) and class_names[self.label] == self.class_name
+        return self.label if ok else None
 
 
 def gallery_folder(task: str, root: Path = SAMPLES_DIR) -> Path:
@@ -221,7 +232,9 @@ def load_samples(folder: Path = SAMPLES_DIR) -> list[Sample]:
     index = json.loads((folder / "samples.json").read_text())
     out = []
     for s in index["samples"]:
-        with Image.open(folder / s["file"]) as im:
+        data = (folder / s["file"]).read_bytes()
+        with Image.open(io.BytesIO(data)) as im:
             image = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-        out.append(Sample(s["file"], image, int(s["label"]), s["class_name"], tuple(s["box"])))
+        out.append(Sample(s["file"], image, int(s["label"]), s["class_name"], Box(*s["box"]),
+                          hashlib.sha256(data).hexdigest()))
     return out

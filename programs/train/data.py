@@ -12,7 +12,7 @@ from torch.utils.data import Dataset, Subset
 from model.data import CANVAS_TASKS, CLASS_NAMES, ClutteredFashionMNIST, ImageFolder
 from model.data.stats import input_stats
 from model.data.transforms import EvalTransform, TrainTransform
-from model.seeds import VALIDATION_SEED
+from programs.seeds import VALIDATION_SEED
 
 from .config import TrainConfig
 

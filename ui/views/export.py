@@ -1,0 +1,43 @@
+"""Download what is shown: GIF, WebM, PNG strip, standalone HTML and NPZ, with the checkpoint,
+image, attack and outcome recorded in the files' metadata."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import streamlit as st
+
+from compute.lab import Lab
+from ui.resources import lab
+from ui.scene import Scene, current
+from viz.files import FORMATS, MIME, export_metadata, render_exports
+
+
+def render(scene: Scene) -> None:
+    subject, run, display, choice = scene.subject, scene.shown, scene.display, scene.choice
+    key = (subject.key, None if run is None else Lab.attack_key(subject, run.config, run.seed), display)
+    prepared = st.session_state.get("exports")
+    if st.button("Prepare exports", key="prepare_exports",
+                 help="GIF, WebM, PNG strip, standalone HTML and NPZ of what is shown"):
+        with st.spinner("Rendering exports…"):
+            clean = lab().clean(subject)
+            meta = export_metadata({"name": choice.name, "sha256": choice.sha256}, subject.image_name,
+                                   scene.picked.sha256, subject.glances, run, subject.class_names, subject.box)
+            files = render_exports(subject.image, clean, run, subject.class_names, subject.box, display, meta,
+                                   title=f"S3TA Lab: {subject.image_name}")
+        st.session_state["exports"] = prepared = {"key": key, "files": files}
+    if not prepared or prepared["key"] != key:
+        st.caption("Exports follow the current image, attack and display settings.")
+        return
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(os.path.basename(subject.image_name))[0])[:80]
+    stem = (stem or "image") + ("_adv" if run else "")
+    cols = st.columns(len(FORMATS))
+    for col, fmt in zip(cols, FORMATS):
+        data = prepared["files"][fmt]
+        col.download_button(f"{fmt.upper()} ({len(data) / 1024:.0f} KB)", data, f"{stem}.{fmt}", MIME[fmt],
+                            key=f"download_{fmt}", on_click="ignore")
+
+
+if __name__ == "__main__":
+    render(current())

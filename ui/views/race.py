@@ -1,0 +1,59 @@
+"""The computational race: accuracy (on the test set, stored in the checkpoint) and the true
+class's probability (on this image) against attack steps, one line per glance count."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from compute.catalog import race_baseline
+from compute.studies import GLANCE_COUNTS, dataset_race, race_beside
+from ui.resources import catalog, lab
+from ui.scene import Scene, current
+from ui.widgets import guarded
+from viz.figures import image_race_figure, race_figure
+
+
+def stored_race(scene: Scene) -> None:
+    model = scene.choice.model
+    rows = dataset_race(model.metadata)
+    st.markdown("**On the test set** (stored in the checkpoint by its evaluation)")
+    if not rows:
+        st.caption(f"{scene.choice.name} stores no race. `s3ta-evaluate grid --checkpoints "
+                   f"{scene.choice.name} --write-metadata` measures and stores one.")
+        return
+    settings = sorted({(r["target"], float(r["eps_255"])) for r in rows})
+    labels = [f"{t} target, eps {e:g}/255" for t, e in settings]
+    target, eps = settings[labels.index(st.selectbox("Attack", labels, key="race_setting"))]
+    base = race_baseline(catalog()[0], model.metadata, model.has_attention)
+    drawn = race_beside(rows, dataset_race(base.metadata) if base else None)
+    st.plotly_chart(race_figure(drawn, eps, target), key="race_dataset_chart")
+    n = rows[0].get("n", "?")
+    beside = (f" Dashed: {base.path.stem}, the listed pooling baseline of the same task (no glances), "
+              f"from its own checkpoint." if base and len(drawn) > len(rows) else "")
+    st.caption(f"{n} test canvases; accuracy under PGD aimed at each glance count, by attack steps.{beside}")
+
+
+def image_race(scene: Scene) -> None:
+    subject, cfg, seed = scene.attacker, scene.cfg, scene.seed
+    st.markdown("**On this image**")
+    if subject.model.max_glances == 1:
+        st.caption("This model has no glances.")
+        return
+    race = lab().cached_study("race", subject, cfg, seed)
+    if race is None:
+        if not st.button(f"Run the race on this image ({len(GLANCE_COUNTS)} attacks of {cfg.steps} steps)",
+                         key="run_race"):
+            return
+        if guarded("Racing", lambda p: lab().race(subject, cfg, seed, progress=p)):
+            st.rerun()
+        return
+    st.plotly_chart(image_race_figure(race, scene.class_names), key="race_image_chart")
+
+
+def render(scene: Scene) -> None:
+    stored_race(scene)
+    image_race(scene)
+
+
+if __name__ == "__main__":
+    render(current())

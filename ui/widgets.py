@@ -1,0 +1,63 @@
+"""Small pieces the views share: a throttled progress bar, a guard that turns a failed run into
+a message, the top-5 list, a thumbnail."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from compute.lab import BusyError
+from model.inference import Prediction
+from model.records import AttackRun
+from viz.figures import image_data_uri
+from viz.frames import enlarge, to_uint8
+
+
+def progress_bar(text: str, interval: float = 0.1) -> tuple[Any, Callable[[float], None]]:
+    """A progress bar and its updater, which redraws at most every ``interval`` seconds (a
+    PGD-100 would otherwise send a hundred deltas to the browser) and always at the end."""
+    bar = st.progress(0.0, text=f"{text}…")
+    last = [0.0]
+
+    def update(fraction: float) -> None:
+        now = time.perf_counter()
+        if fraction >= 1.0 or now - last[0] >= interval:
+            last[0] = now
+            bar.progress(min(fraction, 1.0), text=f"{text}… {fraction:.0%}")
+    return bar, update
+
+
+def guarded(what: str, work: Callable[[Callable[[float], None]], Any]) -> Any | None:
+    """Run ``work(progress)`` under a progress bar; failures become messages and return None.
+    A control moved meanwhile stops the page (Streamlit raises out of the progress update), so
+    nothing half-done is cached or shown."""
+    bar, progress = progress_bar(what)
+    try:
+        return work(progress)
+    except BusyError as exc:
+        st.warning(str(exc))
+    except ValueError as exc:
+        st.error(f"{what} could not run: {exc}")
+    except (RuntimeError, MemoryError) as exc:  # e.g. out of memory on a large model
+        st.error(f"{what} failed: {exc}. Try fewer steps, restarts or glances.")
+    finally:
+        bar.empty()
+    return None
+
+
+def top5(pred: Prediction, class_names: list[str], title: str) -> None:
+    st.markdown(f"**{title}: {class_names[pred.label]}**")
+    for cls, p in pred.top(5):
+        st.progress(float(p), text=f"{class_names[cls]}: {p:.1%}")
+
+
+def outcome_text(run: AttackRun, class_names: list[str]) -> str:
+    return f"{'reached' if run.success else 'did not reach'} {run.goal(class_names)}"
+
+
+def thumbnail(image: np.ndarray) -> str:
+    return image_data_uri(enlarge(to_uint8(image), 2))
