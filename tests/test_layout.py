@@ -12,12 +12,14 @@ import pytest
 
 from .conftest import ROOT
 
-TOP_LEVEL = {"model", "viz", "experiments", "app", "bench", "scripts", "tests"}
+TOP_LEVEL = {"model", "viz", "experiments", "app", "bench", "scripts", "tests", "studies"}
 # package -> the project's top-level names it may import
 ALLOWED = {
     "model": {"model"},
     "viz": {"model", "viz"},
     "experiments": {"model", "viz", "experiments"},
+    # the product's own programs: never a study (studies/ may import them, not the reverse)
+    "scripts": {"model", "viz", "experiments", "scripts"},
 }
 NEVER = {"streamlit"}  # below the page, nothing draws into a Streamlit app
 
@@ -46,6 +48,15 @@ def test_dependencies_point_one_way(package):
         wrong = (found & TOP_LEVEL) - ALLOWED[package] | (found & NEVER)
         if wrong:
             bad.append(f"{path.relative_to(ROOT)} imports {sorted(wrong)}")
+    assert not bad, "\n".join(bad)
+
+
+def test_nothing_outside_studies_imports_a_study():
+    """Research sits beside the product: a study may import the product, never the reverse."""
+    bad = [f"{path.relative_to(ROOT)}" for path in [ROOT / "app.py", *sources("model"), *sources("viz"),
+                                                    *sources("experiments"), *sources("scripts"),
+                                                    *sources("bench"), *sources("tests")]
+           if "studies" in imports(path)]
     assert not bad, "\n".join(bad)
 
 

@@ -1,6 +1,6 @@
 """Issue 11's ablation table: one row per variant, read from the stored robustness grids.
 
-    python scripts/ablation_table.py docs/ablation/variants.json > docs/ablation/TABLE.md
+    python -m studies.ablation.table studies/ablation/variants.json > studies/ablation/TABLE.md
 
 Each variant of the manifest names a grid (``results.json``), the model's name in it and the
 glance count it is read at (the count it was trained for, or the app's default 4 for models
@@ -14,25 +14,19 @@ manifest records it for runs that were not kept).
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib.util
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts.checkpoint_report import chain
+from scripts.race_table import wilson
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+# where the checkpoints a kept checkpoint's stages started from are kept (scripts.checkpoint_report --history)
+HISTORY = [ROOT / "studies" / "shipped_history", ROOT / "studies" / "judge"]
 GLANCES = (1, 4, 8)
 EPS, STEPS = 16.0, 50
-
-
-@functools.cache
-def _sibling(name: str) -> Any:
-    """Another script of this folder as a module, loaded once (``race_table.wilson``, ``checkpoint_report.chain``)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def cells(grid: Path, model: str) -> dict[tuple[int, int], dict[str, Any]]:
@@ -50,7 +44,7 @@ def training_minutes(variant: dict[str, Any]) -> str:
     if "checkpoint" not in variant:
         return variant["training"]
     from model import read_metadata
-    stages = _sibling("checkpoint_report").chain(read_metadata(ROOT / variant["checkpoint"]))
+    stages = chain(read_metadata(ROOT / variant["checkpoint"]), HISTORY)
     minutes = sum(s.get("wall_time_s") or 0 for s in stages) / 60
     return f"{minutes:.0f} min, {len(stages)} stages"
 
@@ -63,7 +57,7 @@ def row(variant: dict[str, Any]) -> str:
         return " / ".join(f"{c[(g, steps)]['acc']:.3f}" if (g, steps) in c else "-" for g in GLANCES)
 
     own = c[(read_at, STEPS)]
-    lo, hi = _sibling("race_table").wilson(own["acc"], own["n"])
+    lo, hi = wilson(own["acc"], own["n"])
     attention = f"{own['attention_on_item_clean']:.2f} -> {own['attention_on_item_adv']:.2f}"
     return (f"| {variant['name']} | {variant['what']} | {read_at} | {at(0)} | {at(STEPS)} | "
             f"{own['acc']:.3f} [{lo:.3f}, {hi:.3f}] | {attention} | {own['n']} | {training_minutes(variant)} |")
@@ -83,7 +77,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("manifest", type=Path)
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT))
     sys.stdout.write(table(json.loads(args.manifest.read_text())))
 
 

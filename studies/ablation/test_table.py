@@ -1,31 +1,29 @@
-"""`docs/ablation/TABLE.md` is what `scripts/ablation_table.py` writes from the stored grids, and
+"""`studies/ablation/TABLE.md` is what `studies/ablation/table.py` writes from the stored grids, and
 its cells are the grids' numbers (issue 11's ablation table, one row per variant)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-MANIFEST = ROOT / "docs" / "ablation" / "variants.json"
+from studies.ablation import table as table_module
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+MANIFEST = ROOT / "studies" / "ablation" / "variants.json"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("ablation_table", ROOT / "scripts" / "ablation_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return table_module
 
 
 def test_docs_table_is_the_generated_one(script):
     generated = script.table(json.loads(MANIFEST.read_text()))
-    assert (ROOT / "docs" / "ablation" / "TABLE.md").read_text() == generated
+    assert (ROOT / "studies" / "ablation" / "TABLE.md").read_text() == generated
 
 
 def test_a_row_reads_its_grid_at_the_count_it_names(script):
-    variant = {"name": "x", "what": "y", "grid": "docs/ablation/race_narrow/results.json",
+    variant = {"name": "x", "what": "y", "grid": "studies/ablation/race_narrow/results.json",
                "model": "abl_narrow_g8_pgd/model", "read_at": 8, "training": "t"}
     rows = json.loads((ROOT / variant["grid"]).read_text())["rows"]
     want = next(r for r in rows if r["model"] == variant["model"] and r["glances"] == 8 and r["steps"] == 50
@@ -38,5 +36,5 @@ def test_a_row_reads_its_grid_at_the_count_it_names(script):
 
 def test_a_model_missing_from_its_grid_is_an_error(script):
     with pytest.raises(KeyError, match="no rows"):
-        script.row({"name": "x", "what": "y", "grid": "docs/ablation/race_narrow/results.json",
+        script.row({"name": "x", "what": "y", "grid": "studies/ablation/race_narrow/results.json",
                     "model": "not_there", "read_at": 1, "training": "t"})

@@ -3,26 +3,23 @@
 first gallery sample, as the app runs it; does it succeed, and how much of the last glance's
 attention (head-averaged) leaves the item's box?
 
-    python scripts/first_sample_pull.py assets/s3ta_default.safetensors
-    python scripts/first_sample_pull.py assets/s3ta_default.safetensors --steps 20 --step-size auto  # until session 9
-    python scripts/first_sample_pull.py assets/s3ta_default.safetensors --step-size auto  # until session 10
+    python -m studies.attention_pull.first_sample assets/s3ta_default.safetensors
+    python -m studies.attention_pull.first_sample assets/s3ta_default.safetensors --steps 20 --step-size auto  # until session 9
+    python -m studies.attention_pull.first_sample assets/s3ta_default.safetensors --step-size auto  # until session 10
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from model.inference import predict  # noqa: E402
-from viz.catalog import open_checkpoint  # noqa: E402
-from viz.images import load_samples  # noqa: E402
-from viz.runs import DEFAULT_ATTACK, pull_readout, run_attack, step_size_from_255  # noqa: E402
+from model.inference import predict
+from viz.catalog import open_checkpoint
+from viz.images import load_samples
+from viz.runs import DEFAULT_ATTACK, pull_readout, run_attack, step_size_from_255
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ The attack is ``viz.runs.DEFAULT_ATTACK`` (L-inf 32/255, 50 steps, random wrong 
 with only its step size changed; every candidate aims at the same targets (same seeds) on the same
 test canvases, so the rows differ by the step size alone.
 
-    python scripts/step_size_study.py --start 5000 --n 500 --step-sizes 1 2 4 --json out.json
+    python -m studies.attention_pull.step_size --start 5000 --n 500 --step-sizes 1 2 4 --json out.json
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from experiments.evaluate.measure import attention_on_item
+from model import load_model, pgd
+from model.data import make_batch
+from viz.runs import DEFAULT_ATTACK
 
-from experiments.evaluate.measure import attention_on_item  # noqa: E402
-from model import load_model, pgd  # noqa: E402
-from model.data import make_batch  # noqa: E402
-from viz.runs import DEFAULT_ATTACK  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def study(model: torch.nn.Module, start: int, n: int, step_sizes_255: list[float], batch_size: int = 100,

@@ -1,7 +1,7 @@
 """Where each glance looks on a cued task: accuracy per glance and attention mass on the cue,
 the named item and the two distractors (clean test canvases, head-averaged maps).
 
-    python scripts/cued_glances.py runs/cued_narrow_g8_clean2/model.safetensors --n 500 --glances 8
+    python -m studies.cued.glances runs/cued_narrow_g8_clean2/model.safetensors --n 500 --glances 8
 
 A model that reads the cue first and then the item of its colour shows mass on the cue at
 glance 1 and on the named item (not the distractors) afterwards; a model that cannot use the
@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from model.checkpoint import load_checkpoint  # noqa: E402
-from model.data import CANVAS, load_fashion_mnist  # noqa: E402
-from model.data.cued import CUE_STYLES, CUED_TASKS, cued_scene  # noqa: E402
-from model.metrics import box_mass  # noqa: E402
+from model.checkpoint import load_checkpoint
+from model.data import CANVAS, load_fashion_mnist
+from model.data.cued import CUE_STYLES, CUED_TASKS, cued_scene
+from model.metrics import box_mass
 
 
 def per_glance(path: Path, n: int, glances: int, seed: int = 0) -> dict[str, list[float]]:

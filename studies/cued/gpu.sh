@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# The cued task on one GPU: the two ways in that a 2-core session could not try (docs/findings.md,
+# The cued task on one GPU: the two ways in that a 2-core session could not try (studies/NOTEBOOK.md,
 # "A harder task..."), side by side, at equal canvases: far longer plain training, and the same run
 # with the attention guide (glance 1 on the cue, later glances on the named item) over its first
 # half. Both: the shipped width trained for 4 glances, loss on the last, from assets/s3ta_clean.
 # Then the GPU bench table (bench/gpu_train.py) on a quiet GPU. Results land in RESULTS.
 #
-#   bash scripts/cued_gpu.sh RESULTS                                  # one H100: about 8 minutes
-#   PY=.venv/bin/python DEVICE=cpu PROBE=1024 BUDGET=60 WORKERS=0 BENCH=0 bash scripts/cued_gpu.sh /tmp/smoke
+#   bash studies/cued/gpu.sh RESULTS                                  # one H100: about 8 minutes
+#   PY=.venv/bin/python DEVICE=cpu PROBE=1024 BUDGET=60 WORKERS=0 BENCH=0 bash studies/cued/gpu.sh /tmp/smoke
 #
 # A probe epoch (PROBE canvases per lane, both lanes at once) measures the rate; the lanes then get
 # EPOCHS epochs of the same size, what the probe's rate says fits in BUDGET seconds, each
 # checkpoint's recipe recording that fixed size (so a rerun needs no GPU timing); SIZE=N skips
 # the probe (the probe's start-up made the first run's size a third of what fitted).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 RESULTS=$(mkdir -p "${1:?usage: cued_gpu.sh RESULTS_DIR}" && cd "$1" && pwd)
 PY=${PY:-python3}
 DEVICE=${DEVICE:-cuda}
@@ -33,7 +33,7 @@ rm -rf "$RUNS"; mkdir -p "$RUNS"
 say "device: $($PY -c 'import torch; print(torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu", torch.__version__)')"
 
 if [ "$DEVICE" = cuda ] && [ "$BENCH" = 1 ]; then  # first, while the GPU is quiet
-  timeout 110 $PY bench/gpu_train.py --batch 64 --steps 5 --repeats 2 --md "$RESULTS/gpu_train.md" >> "$LOG" 2>&1
+  timeout 110 $PY -m bench.gpu_train --batch 64 --steps 5 --repeats 2 --md "$RESULTS/gpu_train.md" >> "$LOG" 2>&1
   say "gpu_train: rc $?"
 fi
 

@@ -1,7 +1,7 @@
 """Where a targeted attack moves the cued model's attention, by where its target is: another
 item on the canvas (one of the two distractors' classes) or a class absent from the canvas.
 
-    python scripts/cued_pull.py assets/s3ta_cued.safetensors --n 500 --json docs/ablation/cued/pull.json
+    python -m studies.cued.pull assets/s3ta_cued.safetensors --n 500 --json studies/cued/pull.json
 
 For each canvas, two targeted attacks (the app's default: L-inf PGD-20 at 32/255, aimed at the
 model's own glance count): towards the class of a distractor chosen at random, and towards a
@@ -22,15 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from race_table import wilson  # noqa: E402  (scripts/race_table.py, beside this one)
-
-from model import AttackConfig, pgd  # noqa: E402
-from model.checkpoint import load_checkpoint  # noqa: E402
-from model.data import CANVAS, load_fashion_mnist  # noqa: E402
-from model.data.cued import CUE_STYLES, CUED_TASKS, cued_scene  # noqa: E402
-from model.metrics import mean_box_mass  # noqa: E402
+from model import AttackConfig, pgd
+from model.checkpoint import load_checkpoint
+from model.data import CANVAS, load_fashion_mnist
+from model.data.cued import CUE_STYLES, CUED_TASKS, cued_scene
+from model.metrics import mean_box_mass
+from scripts.race_table import wilson
 
 
 def masses(attention: torch.Tensor, boxes: np.ndarray) -> np.ndarray:

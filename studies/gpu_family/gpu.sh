@@ -2,9 +2,9 @@
 # Issue 11 on one GPU: train every variant side by side (one process each, sharing the GPU), then
 # measure them, then fill the GPU bench tables. Results land in RESULTS (tarballs + logs).
 #
-#   bash scripts/findings_gpu.sh RESULTS                        # one H100: under 10 minutes
+#   bash studies/gpu_family/gpu.sh RESULTS                        # one H100: under 10 minutes
 #   PY=.venv/bin/python DEVICE=cpu CLEAN=1024 JUDGE=1024 BUDGET=120 EVAL_N=20 FLOOR_N=20 \
-#     LANES="s3ta_n1 baseline" EXTRA="--set train.batch_size=32" bash scripts/findings_gpu.sh /tmp/smoke
+#     LANES="s3ta_n1 baseline" EXTRA="--set train.batch_size=32" bash studies/gpu_family/gpu.sh /tmp/smoke
 #
 # Stage 1: every lane trains clean on CLEAN canvases. Stage 2: PGD-3 towards random targets at
 # 16/255 from stage 1's weights, the same number of canvases for every lane (so S3TA-1 and S3TA-8
@@ -12,7 +12,7 @@
 # of BUDGET seconds (a PGD-3 canvas costs PGD_COST clean ones), rounded to 4 epochs of whole
 # batches. Each checkpoint records the exact command that reproduces it with that fixed number.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 RESULTS=$(mkdir -p "${1:?usage: findings_gpu.sh RESULTS_DIR}" && cd "$1" && pwd)
 PY=${PY:-python3}
 DEVICE=${DEVICE:-cuda}
@@ -56,7 +56,7 @@ until_() { local s=$(($1 - $(date +%s))); [ "$s" -ge 1 ] || s=1; echo "$s"; }  #
 train() {  # lane stage deadline extra-args...: stopped (TERM) at the deadline, keeping its last epoch
   local lane=$1 stage=$2 end=$3; shift 3
   # shellcheck disable=SC2086
-  timeout "$(until_ "$end")" $PY -m experiments.train --config "configs/findings/${FAMILY[$lane]}_$stage.json" ${ARGS[$lane]} $EXTRA "$@" \
+  timeout "$(until_ "$end")" $PY -m experiments.train --config "studies/gpu_family/configs/${FAMILY[$lane]}_$stage.json" ${ARGS[$lane]} $EXTRA "$@" \
       --device "$DEVICE" --threads 1 --no-progress >> "$RUNS/$lane.log" 2>&1
 }
 
@@ -65,7 +65,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader >> "$LOG" 2>&1 ||
 
 # The judge: a clean baseline with another seed, trained beside the lanes and never attacked.
 DEADLINE=$((START + BUDGET))
-timeout "$(until_ "$DEADLINE")" $PY -m experiments.train --config configs/findings/baseline_clean.json \
+timeout "$(until_ "$DEADLINE")" $PY -m experiments.train --config studies/gpu_family/configs/baseline_clean.json \
     --set train.seed=7 --set train.train_size="$JUDGE" $EXTRA --out "$RUNS/judge" --device "$DEVICE" --threads 1 \
     --no-progress > "$RUNS/judge.log" 2>&1 &
 JUDGE_PID=$!
@@ -120,7 +120,7 @@ done
 models=()
 for lane in $LANES; do [ -f "$(ckpt "$lane")" ] && models+=("$(ckpt "$lane")"); done
 judge=$(ckpt judge)
-declare -A JUDGES=([gpu_judge]="$judge" [docs_judge]=docs/ablation/judge_baseline_clean.safetensors)
+declare -A JUDGES=([gpu_judge]="$judge" [docs_judge]=studies/judge/judge_baseline_clean.safetensors)
 for name in gpu_judge docs_judge; do
   j=${JUDGES[$name]}
   [ -f "$j" ] || continue
@@ -135,9 +135,9 @@ say "evaluation packed"
 
 # The GPU bench tables (bench/README.md), on a quiet GPU.
 if [ "$DEVICE" = cuda ] && [ "$BENCH" = 1 ]; then
-  timeout 70 $PY bench/gpu_train.py --batch 64 --steps 5 --repeats 2 --md "$RESULTS/gpu_train.md" >> "$LOG" 2>&1
+  timeout 70 $PY -m bench.gpu_train --batch 64 --steps 5 --repeats 2 --md "$RESULTS/gpu_train.md" >> "$LOG" 2>&1
   say "gpu_train: rc $?"
-  timeout 30 $PY bench/attack_overhead.py --device cuda --batch 32 --steps 20 --repeats 3 \
+  timeout 30 $PY -m bench.attack_overhead --device cuda --batch 32 --steps 20 --repeats 3 \
       --md "$RESULTS/attack_overhead_cuda.md" >> "$LOG" 2>&1
   say "attack_overhead: rc $?"
 fi

@@ -2,8 +2,8 @@
 ``experiments.distill`` (the same scenes, the same seed) split by the photograph each scene was
 cropped from, for one or more photo heads.
 
-    python scripts/photo_box_by_photo.py --holdout data/photos/hold --holdout-cutouts data/photos/cutouts_hold \\
-        --heads assets/photo_attention.safetensors --json docs/photos/box_by_photo.json
+    python -m studies.photos.box_by_photo --holdout data/photos/hold --holdout-cutouts data/photos/cutouts_hold \\
+        --heads assets/photo_attention.safetensors --json studies/photos/box_by_photo.json
 
 Why: the pooled ratio hides whether a head ignores pasted objects everywhere or only where the
 photograph has an object of its own (a cat, a cup) that the head looks at instead.
@@ -19,12 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from experiments.distill.cli import _views  # noqa: E402
-from experiments.distill.measure import box_masses  # noqa: E402
-from experiments.distill.scenes import list_images  # noqa: E402
-from model.checkpoint import load_checkpoint  # noqa: E402
+from experiments.distill.cli import _views
+from experiments.distill.measure import box_masses
+from experiments.distill.scenes import list_images
+from model.checkpoint import load_checkpoint
 
 
 def by_photo(head: Path, photos: list[Path], cutouts: list[Path], views: int, seed: int) -> dict[str, dict]:

@@ -1,7 +1,7 @@
 """A reference for the photo head's levers: attention that *is* the teacher's class evidence
 map, softmax(W_c . f / tau) over positions, for a class c given from outside.
 
-    python scripts/photo_evidence_oracle.py --holdout data/photos/hold --holdout-cutouts data/photos/cutouts_hold
+    python -m studies.photos.evidence_oracle --holdout data/photos/hold --holdout-cutouts data/photos/cutouts_hold
 
 On the held-out sets of ``experiments.distill`` (the same views, the same seeds): top-1
 agreement with the pretrained network on random crops when c is the network's own class and the
@@ -20,14 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from experiments.distill.cli import _views  # noqa: E402
-from experiments.distill.evidence import evidence_target  # noqa: E402
-from experiments.distill.measure import as_batch, batches  # noqa: E402
-from experiments.distill.scenes import Scene, list_images, object_view  # noqa: E402
-from model.efficientnet_lite import load_pretrained  # noqa: E402
-from model.metrics import mean_box_mass  # noqa: E402
+from experiments.distill.cli import _views
+from experiments.distill.evidence import evidence_target
+from experiments.distill.measure import as_batch, batches
+from experiments.distill.scenes import Scene, list_images, object_view
+from model.efficientnet_lite import load_pretrained
+from model.metrics import mean_box_mass
 
 
 @torch.no_grad()

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Issue 11, the receptive-field lever on one GPU (docs/ablation/rf/PLAN.md, addendum 5): the local
+# Issue 11, the receptive-field lever on one GPU (studies/receptive_field/PLAN.md, addendum 5): the local
 # S3TA-1, the local S3TA-8 and the same-recipe local baseline, each from its third CPU stage, get a
 # fourth PGD-3 stage (16/255, random targets, seed 4) of the same size, side by side; then the race
 # grid of the three stage-3 and the three stage-4 checkpoints on the same test canvases.
 #
-#   bash scripts/rf_gpu.sh RESULTS            # one H100 or H200, under 10 minutes in all
-#   PY=.venv/bin/python DEVICE=cpu SIZE=256 EVAL_N=20 WORKERS=0 TOTAL=900 bash scripts/rf_gpu.sh /tmp/rf_smoke
+#   bash studies/receptive_field/gpu.sh RESULTS            # one H100 or H200, under 10 minutes in all
+#   PY=.venv/bin/python DEVICE=cpu SIZE=256 EVAL_N=20 WORKERS=0 TOTAL=900 bash studies/receptive_field/gpu.sh /tmp/rf_smoke
 #
 # A probe of two epochs (PROBE canvases each per lane, the three lanes at once) measures the slowest
 # lane's rate over its second epoch; the stage then gets EPOCHS epochs of what that rate says fits before the
 # training deadline (SIZE=N skips the probe). Each checkpoint records the exact command, so a rerun
 # needs no timing. Everything lands in RESULTS: log.txt and one tarball of runs/rf_gpu.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 RESULTS=$(mkdir -p "${1:?usage: rf_gpu.sh RESULTS_DIR}" && cd "$1" && pwd)
 PY=${PY:-python3}
 DEVICE=${DEVICE:-cuda}
@@ -44,7 +44,7 @@ TRAIN_END=$((TOTAL - EVAL_S))
 
 train() {  # lane out size epochs: stopped at the training deadline
   # shellcheck disable=SC2086
-  timeout "$(left "$TRAIN_END")" $PY -m experiments.train --config configs/ablation/narrow_pgd.json ${ARGS[$1]} \
+  timeout "$(left "$TRAIN_END")" $PY -m experiments.train --config studies/ablation/configs/narrow_pgd.json ${ARGS[$1]} \
       --set train.init_from="${FROM[$1]}" --set train.seed=4 --set train.train_size="$3" --set train.epochs="$4" \
       --set train.num_workers="$WORKERS" --out "$2" --device "$DEVICE" --threads 1 --no-progress >> "$RUNS/$1.log" 2>&1
 }
