@@ -14,7 +14,7 @@
 # the probe (the probe's start-up made the first run's size a third of what fitted).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-RESULTS=$(mkdir -p "${1:?usage: cued_gpu.sh RESULTS_DIR}" && cd "$1" && pwd)
+RESULTS=$(mkdir -p "${1:?usage: studies/cued/gpu.sh RESULTS_DIR}" && cd "$1" && pwd)
 PY=${PY:-python3}
 DEVICE=${DEVICE:-cuda}
 BATCH=${BATCH:-512}

@@ -13,7 +13,7 @@
 # batches. Each checkpoint records the exact command that reproduces it with that fixed number.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-RESULTS=$(mkdir -p "${1:?usage: findings_gpu.sh RESULTS_DIR}" && cd "$1" && pwd)
+RESULTS=$(mkdir -p "${1:?usage: studies/gpu_family/gpu.sh RESULTS_DIR}" && cd "$1" && pwd)
 PY=${PY:-python3}
 DEVICE=${DEVICE:-cuda}
 CLEAN=${CLEAN:-150016}          # stage-1 canvases per lane

@@ -13,7 +13,7 @@
 # needs no timing. Everything lands in RESULTS: log.txt and one tarball of runs/rf_gpu.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-RESULTS=$(mkdir -p "${1:?usage: rf_gpu.sh RESULTS_DIR}" && cd "$1" && pwd)
+RESULTS=$(mkdir -p "${1:?usage: studies/receptive_field/gpu.sh RESULTS_DIR}" && cd "$1" && pwd)
 PY=${PY:-python3}
 DEVICE=${DEVICE:-cuda}
 TOTAL=${TOTAL:-540}          # seconds for the whole script
