@@ -1,6 +1,6 @@
 """Write docs/checkpoints.md from the shipped checkpoints' own metadata (no number typed by hand).
 
-    python -m scripts.checkpoint_report --history studies/shipped_history > docs/checkpoints.md
+    python -m scripts.checkpoint_report --history studies/shipped_history studies/judge > docs/checkpoints.md
 
 ``--history`` names the folders that keep the checkpoints shipped stages started from: the versions
 shipped before (``<name>_v<k>.safetensors``) and any other start kept by file name. With them, each
