@@ -12,7 +12,7 @@ Two views, both measured in one run:
 - PGD-100 on one image (no early stop), Run attack -> panel drawn, with the app on the eager
   model (``S3TA_INFERENCE_FORM=0``, before) and on the inference form (after), server and browser.
 
-    python bench/app_speed.py --repeats 5 --md bench/app_speed.md
+    python -m bench.app_speed --repeats 5 --md bench/app_speed.md
 """
 
 from __future__ import annotations
@@ -20,15 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.browser import IDLE, launch, serve
+from bench.report import emit
 
-from bench.browser import IDLE, launch, serve  # noqa: E402
-from bench.report import emit  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def timed(fn) -> float:

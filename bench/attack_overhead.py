@@ -1,6 +1,6 @@
 """Attack step cost relative to one bare eager forward + input-gradient backward of the model.
 
-    python bench/attack_overhead.py --batch 32 --steps 20 --repeats 5 --compile --md bench/attack_overhead.md
+    python -m bench.attack_overhead --batch 32 --steps 20 --repeats 5 --compile --md bench/attack_overhead.md
 
 Every row is an L-inf PGD (8/255, step 1/255, random start, untargeted, no early stop: every
 example attacked for every step). The denominator is always the *unmodified eager model*: one
@@ -21,22 +21,20 @@ import copy
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Callable
 
+import torch
+import torch.nn.functional as F
+
+from bench.report import emit
+from model import AttackConfig, load_model, pgd
+from model.data import make_batch
+from model.inference import LogitsOnly
+from model.inference_form import inference_form
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the project, also where it is not pip-installed (a GPU machine)
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from bench.report import emit  # noqa: E402
-from model import AttackConfig, load_model, pgd  # noqa: E402
-from model.data import make_batch  # noqa: E402
-from model.inference import LogitsOnly  # noqa: E402
-from model.inference_form import inference_form  # noqa: E402
 
 DEVICE = torch.device("cpu")  # set by --device
 

@@ -1,7 +1,7 @@
 """Cross-check our PGD against independent attacks from torchattacks (PGD and APGD-CE).
 
     pip install --no-deps torchattacks   # its torchvision dependency is not needed for this
-    python bench/crosscheck_torchattacks.py --n 500 --md bench/crosscheck.md
+    python -m bench.crosscheck_torchattacks --n 500 --md bench/crosscheck.md
 
 Robust accuracy of a checkpoint (the shipped default unless ``--checkpoint``), on test canvases
 of its own task, at its glance count under untargeted L-inf attacks at 8/255: if an independent attack finds a robust accuracy more than a couple of points below ours,
@@ -14,8 +14,8 @@ import argparse
 import time
 
 import torch
-from report import emit  # bench/report.py, beside this script
 
+from bench.report import emit
 from model import AttackConfig, load_model, pgd
 from model.data import DEFAULT_TASK, make_batch
 from model.inference import LogitsOnly

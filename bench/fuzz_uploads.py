@@ -3,7 +3,7 @@ random byte edits and truncations of valid files of every format in the hostile 
 pure random bytes. Every input must give a usable image or an ``ImageError``; anything else is
 a failure, printed with the input's recipe.
 
-    python bench/fuzz_uploads.py --n 20000 --md bench/fuzz_uploads.md
+    python -m bench.fuzz_uploads --n 20000 --md bench/fuzz_uploads.md
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ import time
 import traceback
 from pathlib import Path
 
+import numpy as np
+
+from bench.report import emit
+from tests.hostile import corpus
+from compute.images import ImageError, prepare_image
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from bench.report import emit  # noqa: E402
-from tests.hostile import corpus  # noqa: E402
-from compute.images import ImageError, prepare_image  # noqa: E402
 
 
 def main() -> None:

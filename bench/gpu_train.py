@@ -3,27 +3,25 @@ ResNet-50 baseline. For each: adversarial training throughput (PGD-10 towards ra
 16/255, then one SGD step) in fp32 and bf16 autocast, one-image PGD-100 latency, and peak GPU
 memory. Random data (the numbers are about compute, not accuracy).
 
-    python bench/gpu_train.py --batch 64 --md bench/gpu_train.md          # on a GPU
-    python bench/gpu_train.py --tiny --device cpu                          # a smoke run anywhere
+    python -m bench.gpu_train --batch 64 --md bench/gpu_train.md          # on a GPU
+    python -m bench.gpu_train --tiny --device cpu                          # a smoke run anywhere
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
+import torch
+
+from programs.train.config import TrainConfig
+from programs.train.loop import adversarial_batch, autocast, glance_loss
+from model import AttackConfig, ModelConfig, build_model, pgd
+from model.inference_form import inference_form, refold
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from programs.train.config import TrainConfig  # noqa: E402
-from programs.train.loop import adversarial_batch, autocast, glance_loss  # noqa: E402
-from model import AttackConfig, ModelConfig, build_model, pgd  # noqa: E402
-from model.inference_form import inference_form, refold  # noqa: E402
 
 
 def sync(device: torch.device) -> None:

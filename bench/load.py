@@ -1,7 +1,7 @@
 """Concurrent sessions: several Chromium sessions at once against one app server, each running
 attacks and compare mode; every result shown must equal the same request computed alone.
 
-    python bench/load.py --sessions 4 --rounds 3 --md bench/load.md
+    python -m bench.load --sessions 4 --rounds 3 --md bench/load.md
 
 Each session (its own browser context, so its own Streamlit session) opens a shared link (a
 gallery sample, a seed of its own, the Compare tab), presses Run attack, waits for the
@@ -17,17 +17,15 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.browser import ARGS, CHROMIUM, IDLE, serve
+from bench.report import emit
+from compute.runs import DEFAULT_ATTACK, run_attack
 
-from bench.browser import ARGS, CHROMIUM, IDLE, serve  # noqa: E402
-from bench.report import emit  # noqa: E402
-from compute.runs import DEFAULT_ATTACK, run_attack  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DRAWN = ("() => [...document.querySelectorAll('.js-plotly-plot')].some(d => d._fullLayout &&"
          " String(d._fullLayout.title && d._fullLayout.title.text).includes('The same attack')"

@@ -2,25 +2,23 @@
 app's shared ``Lab`` (results cached, bounded by bytes) and through the bare ``run_attack``.
 Flat RSS once the cache is full means no leak.
 
-    python bench/memory_leak.py --runs 200 --md bench/memory_leak.md
+    python -m bench.memory_leak --runs 200 --md bench/memory_leak.md
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.report import emit
+from model import AttackConfig, load_model
+from viz.frames import Display
+from compute.images import load_samples
+from compute.lab import Lab, Subject
+from compute.runs import run_attack
 
-from bench.report import emit  # noqa: E402
-from model import AttackConfig, load_model  # noqa: E402
-from viz.frames import Display  # noqa: E402
-from compute.images import load_samples  # noqa: E402
-from compute.lab import Lab, Subject  # noqa: E402
-from compute.runs import run_attack  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def rss_mb() -> float:

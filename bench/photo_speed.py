@@ -2,7 +2,7 @@
 model (96 px canvases), each at its own input size, one image, as the app runs them (inference
 forms, CPU). Interleaved repeats; the median of each is reported with its ratio.
 
-    python bench/photo_speed.py --checkpoint assets/photo_attention.safetensors --md bench/photo_speed.md
+    python -m bench.photo_speed --checkpoint assets/photo_attention.safetensors --md bench/photo_speed.md
 
 More than one ``--checkpoint`` times each photo head in the same interleaved run (side by side).
 Each photo head also gets a row for its frozen trunk alone (forward and the gradient to the
@@ -17,21 +17,19 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
+from bench.report import emit
+from model import AttackConfig, pgd
+from model.checkpoint import DEFAULT_CHECKPOINT
+from compute.catalog import open_checkpoint
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from bench.report import emit  # noqa: E402
-from model import AttackConfig, pgd  # noqa: E402
-from model.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
-from compute.catalog import open_checkpoint  # noqa: E402
 
 
 def step_seconds(model: torch.nn.Module, steps: int, bf16: bool = False) -> float:

@@ -1,7 +1,7 @@
 """Adversarial training throughput, attacks crafted on the eager model (before) against the
 inference form refolded once per optimizer step (after, what ``programs.train`` does).
 
-    python bench/train_throughput.py --batch 64 --steps 6 --repeats 3 --md bench/train_throughput.md
+    python -m bench.train_throughput --batch 64 --steps 6 --repeats 3 --md bench/train_throughput.md
 
 The shipped default's architecture (small ResNet, 4 heads), a fixed batch of training canvases,
 4 glances; one optimizer step = craft the batch (FGSM with random start, or PGD-5; random
@@ -15,25 +15,23 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Callable
 
+import torch
+from torch import nn
+
+from bench.report import emit
+from programs.train.config import AdvConfig
+from programs.train.loop import adversarial_batch, glance_loss
+from model import load_model, pgd
+from model.attacks import AttackConfig
+from model.data import make_batch
+from model.factory import build_model
+from model.inference_form import inference_form, refold
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from bench.report import emit  # noqa: E402
-from programs.train.config import AdvConfig  # noqa: E402
-from programs.train.loop import adversarial_batch, glance_loss  # noqa: E402
-from model import load_model, pgd  # noqa: E402
-from model.attacks import AttackConfig  # noqa: E402
-from model.data import make_batch  # noqa: E402
-from model.factory import build_model  # noqa: E402
-from model.inference_form import inference_form, refold  # noqa: E402
 
 
 def eager_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: AttackConfig, glances: int,

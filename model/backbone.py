@@ -3,7 +3,7 @@
 The late stages can trade stride for dilation (``output_stride``), so the same code gives 3x3 or
 28x28 feature maps at 224 px, as in torchvision's ``replace_stride_with_dilation``. ``local`` is a
 two-block net whose features see 23 px each (``small``: the whole 96 px canvas), so that one
-position cannot take in a whole 28-44 px item (issue 11's receptive-field lever). Only the
+position cannot take in a whole 28-44 px item (so that an answer needs several looks). Only the
 feature extractor is built (no ``avgpool``/``fc``): S3TA and the baseline add their own heads.
 """
 

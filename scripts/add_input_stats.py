@@ -1,7 +1,7 @@
 """Add ``input_stats`` (training-image statistics) to the metadata of checkpoints trained on
 Cluttered Fashion-MNIST before the trainer recorded them; the weights are rewritten unchanged.
 
-    python scripts/add_input_stats.py assets/*.safetensors
+    python -m scripts.add_input_stats assets/*.safetensors
 """
 
 from __future__ import annotations

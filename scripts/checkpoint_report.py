@@ -1,19 +1,22 @@
 """Write docs/checkpoints.md from the shipped checkpoints' own metadata (no number typed by hand).
 
-    python scripts/checkpoint_report.py > docs/checkpoints.md
+    python -m scripts.checkpoint_report --history studies/shipped_history studies/judge > docs/checkpoints.md
+
+``--history`` names the folders that keep the checkpoints shipped stages started from: the versions
+shipped before (``<name>_v<k>.safetensors``) and any other start kept by file name. With them, each
+checkpoint's stages are followed back through every replaced version; without them, only as far as
+the shipped files' own metadata records (one stage back).
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PREVIOUS = ROOT / "docs" / "ablation" / "previous"
-sys.path.insert(0, str(ROOT))
+from model import read_metadata
+from model.factory import ARCHITECTURES
 
-from model import read_metadata  # noqa: E402
-from model.factory import ARCHITECTURES  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SHIPPED = [("s3ta_default", "S3TA, adversarially trained (the default)"),
            ("s3ta_clean", "S3TA, trained without attacks"),
@@ -22,9 +25,11 @@ SHIPPED = [("s3ta_default", "S3TA, adversarially trained (the default)"),
            ("baseline_cued", "ResNet + global average pooling on the cued task: as long a training, the same PGD stage")]
 
 
-# The programs moved (model/, then experiments/, now programs/) after these checkpoints were
-# trained: show the recorded commands with today's module names, so they can be copied and run.
-MOVED = {f"-m {old}.{job}": f"-m programs.{job}" for old in ("model", "experiments") for job in ("train", "evaluate")}
+# The programs moved from model/ to experiments/ after these checkpoints were trained, and the
+# research checkpoints from docs/ to studies/: show the recorded commands with today's module names
+# and paths, so they can be copied and run.
+MOVED = {"-m model.train": "-m programs.train", "-m model.evaluate": "-m programs.evaluate",
+         "docs/ablation/judge_baseline_clean.safetensors": "studies/judge/judge_baseline_clean.safetensors"}
 
 
 def current(command: str | None) -> str | None:
@@ -42,27 +47,30 @@ def identity(meta: dict) -> tuple:
     return meta.get("command"), meta.get("wall_time_s")
 
 
-def shipped_versions(start: str) -> list[Path]:
+def shipped_versions(start: str, history: list[Path] = ()) -> list[Path]:
     """Where the checkpoint a stage started from may be now, newest first: a stage recorded as starting
     from `assets/<name>.safetensors` started from what was shipped under that name when it ran, and each
-    replaced version is kept as `docs/ablation/previous/<name>_v<k>.safetensors`."""
+    replaced version is kept in a ``history`` folder as `<name>_v<k>.safetensors`; a start from
+    anywhere else is its recorded path or a file of the same name in a ``history`` folder."""
     path = ROOT / start
     if path.parent != ROOT / "assets":
-        return [path]
-    kept = sorted(PREVIOUS.glob(f"{path.stem}_v*.safetensors"), key=lambda p: int(p.stem.rsplit("_v", 1)[1]))
+        return [path, *(folder / path.name for folder in history)]
+    kept = sorted((p for folder in history for p in folder.glob(f"{path.stem}_v*.safetensors")),
+                  key=lambda p: int(p.stem.rsplit("_v", 1)[1]))
     return [path, *reversed(kept)]
 
 
-def kept_checkpoints() -> dict[tuple, dict]:
-    """Every checkpoint in the repository, shipped or replaced, by identity: a stage's record of the
+def kept_checkpoints(history: list[Path] = ()) -> dict[tuple, dict]:
+    """Every checkpoint shipped or kept in a ``history`` folder, by identity: a stage's record of the
     checkpoint it started from holds one level of history, the kept file holds all of it."""
-    paths = [*sorted((ROOT / "assets").glob("*.safetensors")), *sorted(PREVIOUS.glob("*.safetensors"))]
+    paths = [*sorted((ROOT / "assets").glob("*.safetensors")),
+             *(p for folder in history for p in sorted(folder.glob("*.safetensors")))]
     return {identity(m): m for m in map(read_metadata, paths)}
 
 
-def chain(meta: dict) -> list[dict]:
+def chain(meta: dict, history: list[Path] = ()) -> list[dict]:
     """The checkpoint's training stages, earliest first (init_from records the previous one)."""
-    kept = kept_checkpoints()
+    kept = kept_checkpoints(history)
     stages = [meta]
     while stages[0].get("init_from"):
         prev = kept.get(identity(stages[0]["init_from"]), stages[0]["init_from"])
@@ -71,7 +79,7 @@ def chain(meta: dict) -> list[dict]:
         start = (prev.get("recipe") or {}).get("init_from")
         # (or, where no such file is in the repository, the start's metadata as the stage recorded it)
         earlier = prev.get("init_from")
-        for path in shipped_versions(start) if start else []:
+        for path in shipped_versions(start, history) if start else []:
             if path.is_file() and identity(candidate := read_metadata(path)) not in seen:
                 earlier = candidate
                 break
@@ -80,7 +88,20 @@ def chain(meta: dict) -> list[dict]:
     return stages
 
 
-def main() -> None:
+def shown(path: Path) -> str:
+    """A path as the report prints it: relative to the repository where it is inside it."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--history", type=Path, nargs="+", default=[],
+                   help="folders of the checkpoints stages started from: replaced shipped versions "
+                        "(<name>_v<k>.safetensors) first, then any other kept start")
+    history = p.parse_args(argv).history
+    generated = " ".join(["python -m scripts.checkpoint_report", *(["--history"] if history else []),
+                          *map(shown, history)])
     metas = {name: read_metadata(ROOT / "assets" / f"{name}.safetensors") for name, _ in SHIPPED}
     rows = [("clean accuracy", "clean_acc"),
             ("accuracy under PGD-20, random wrong target, 8/255", "pgd20_random_target_8_255_acc"),
@@ -90,7 +111,7 @@ def main() -> None:
             ("targeted PGD-20 success at 32/255", "targeted_pgd20_32_255_success"),
             ("attention-on-item drop at 32/255 (successful attacks)", "attention_on_item_drop_32_255")]
     out = ["# The shipped checkpoints", "",
-           "Generated by `python scripts/checkpoint_report.py > docs/checkpoints.md` from the metadata "
+           f"Generated by `{generated} > docs/checkpoints.md` from the metadata "
            "inside each `assets/*.safetensors`. Metrics: test-split canvases 0..1999 (seed 0), at the "
            "model's default glance count, measured by the command in the last section of each entry. "
            "PGD-20 uses the default step size max(1/255, eps/20), a random start, and aims at a "
@@ -99,12 +120,14 @@ def main() -> None:
            "wrote `runs/<name>/model.safetensors`, which was copied to `assets/`; the runs went two at "
            "a time on a 2-core machine, one torch thread each, so the wall times are those of one core. "
            "Commands recorded as `python -m model.train` / `model.evaluate` are shown under today's "
-           "names (`programs.train` / `programs.evaluate`). Each model is measured on its own task's "
+           "names (`programs.train` / `programs.evaluate`), and research checkpoints at their "
+           "places today (under `studies/`). Each model is measured on its own task's "
            "canvases (`s3ta_cued` and `baseline_cued`: the cued task, `model/data/cued.py`; the others: "
            "the cluttered task). "
            "A stage whose recorded command starts from `assets/<name>.safetensors` started from the "
-           "checkpoint shipped under that name when it ran (the entry's previous stage), kept as "
-           "`docs/ablation/previous/<name>_v<k>.safetensors` (the highest k the most recent).", "",
+           "checkpoint shipped under that name when it ran (the entry's previous stage)"
+           + (f", kept as `{shown(history[0])}/<name>_v<k>.safetensors` (the highest k the most recent)."
+              if history else "."), "",
            "| metric | " + " | ".join(f"`{n}`" for n, _ in SHIPPED) + " |",
            "|---|" + "---:|" * len(SHIPPED)]
     for label, key in rows:
@@ -128,7 +151,7 @@ def main() -> None:
                 f"- task: {m.get('task')}; classes: {', '.join(m['class_names'])}",
                 f"- hardware: {m.get('hardware')}; torch {m.get('torch')}"]
         total = 0.0
-        for i, stage in enumerate(chain(m), 1):
+        for i, stage in enumerate(chain(m, history), 1):
             r = stage.get("recipe") or {}
             adv = r.get("adv", {})
             total += stage.get("wall_time_s") or 0.0

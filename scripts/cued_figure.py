@@ -1,7 +1,7 @@
 """Where a cued-task model looks, glance by glance, on clean gallery canvases and after the app's
 default attack (targeted PGD-20 at 32/255 towards a random class, aimed at the model's glances).
 
-    python scripts/cued_figure.py runs/cued_gpu/cued_guided/model.safetensors --out docs/cued_glances.jpg
+    python -m scripts.cued_figure runs/cued_gpu/cued_guided/model.safetensors --out docs/cued_glances.jpg
 
 Two rows per canvas: clean, then adversarial; one panel per glance (head-averaged attention over
 the image, the named item's box in green), captioned with that glance's answer.
@@ -10,22 +10,20 @@ the image, the named item's box in green), captioned with that glance's answer.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from model.attacks import AttackConfig
+from model.inference import predict
+from compute.catalog import open_checkpoint
+from viz.files import to_jpeg, to_png
+from viz.frames import caption, glance_frames
+from compute.images import task_gallery
+from compute.runs import run_attack
 
-from model.attacks import AttackConfig  # noqa: E402
-from model.inference import predict  # noqa: E402
-from compute.catalog import open_checkpoint  # noqa: E402
-from viz.files import to_jpeg, to_png  # noqa: E402
-from viz.frames import caption, glance_frames  # noqa: E402
-from compute.images import task_gallery  # noqa: E402
-from compute.runs import run_attack  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def row(model, image: np.ndarray, box: tuple[int, int, int, int], glances: int, names: list[str],

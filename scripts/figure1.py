@@ -1,7 +1,7 @@
 """The paper's Figure 1 for this task: one targeted example per class, S3TA against the baseline.
 
-    python scripts/figure1.py --out docs/figure1.jpg
-    python scripts/figure1.py --s3ta assets/s3ta_cued.safetensors --baseline assets/baseline_cued.safetensors \
+    python -m scripts.figure1 --out docs/figure1.jpg
+    python -m scripts.figure1 --s3ta assets/s3ta_cued.safetensors --baseline assets/baseline_cued.safetensors \
         --steps 20 --step-size auto --out docs/figure1_cued.jpg   # the cued pair, on cued canvases (PGD-20)
 
 For each class as the target, the first test canvas (seed 0) of the next class is attacked
@@ -16,21 +16,19 @@ over the adversarial image (mean over glances; none for the baseline).
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from model.checkpoint import DEFAULT_CHECKPOINT
+from model.data import make_batch
+from compute.catalog import open_checkpoint, task_of
+from viz.files import to_jpeg, to_png
+from viz.frames import Display, caption, compare_panels
+from compute.runs import DEFAULT_ATTACK, run_attack, step_size_from_255
 
-from model.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
-from model.data import make_batch  # noqa: E402
-from compute.catalog import open_checkpoint, task_of  # noqa: E402
-from viz.files import to_jpeg, to_png  # noqa: E402
-from viz.frames import Display, caption, compare_panels  # noqa: E402
-from compute.runs import DEFAULT_ATTACK, run_attack, step_size_from_255  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """Write a canvas task's sample gallery: the first test canvas of each class (seed 0), as PNG files
 and the ``samples.json`` index the app reads (``compute.images.load_samples``).
 
-    python scripts/make_gallery.py --task cluttered-fashion-mnist --out assets/samples
-    python scripts/make_gallery.py --task cued-fashion-mnist      # -> assets/samples/cued-fashion-mnist
+    python -m scripts.make_gallery --task cluttered-fashion-mnist --out assets/samples
+    python -m scripts.make_gallery --task cued-fashion-mnist      # -> assets/samples/cued-fashion-mnist
 
 The default task's gallery lives in ``assets/samples`` itself; every other task's in a folder of
 that name inside it (``compute.images.gallery_dir``).
@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from model.data import CANVAS_TASKS, CLASS_NAMES, ClutteredFashionMNIST, load_fashion_mnist  # noqa: E402
-from compute.images import gallery_folder  # noqa: E402
+from model.data import CANVAS_TASKS, CLASS_NAMES, ClutteredFashionMNIST, load_fashion_mnist
+from compute.images import gallery_folder
 
 NOTES = {"cluttered-fashion-mnist": "Cluttered Fashion-MNIST test canvases",
          "cued-fashion-mnist": "Cued Fashion-MNIST test canvases (the corner square's colour names the item)",

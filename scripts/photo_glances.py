@@ -1,6 +1,6 @@
 """The natural-photo head's glances on scikit-image's photographs (held out: never trained on).
 
-    python scripts/photo_glances.py --checkpoint assets/photo_attention.safetensors --out docs/photo_glances.jpg
+    python -m scripts.photo_glances --checkpoint assets/photo_attention.safetensors --out docs/photo_glances.jpg
 
 One row per photograph (centre crop, 224 px, prepared as the app prepares an upload): the
 attention of each glance (mean over heads) over the photo, captioned with the head's class and
@@ -10,23 +10,20 @@ probability after that glance, and the pretrained network's own class for compar
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from skimage import data
+
+from model.efficientnet_lite import load_pretrained
+from model.inference import predict
+from compute.catalog import open_checkpoint
+from viz.files import to_jpeg, to_png
+from viz.frames import caption, glance_frames
+from compute.images import prepare_image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from skimage import data  # noqa: E402
-
-from model.efficientnet_lite import load_pretrained  # noqa: E402
-from model.inference import predict  # noqa: E402
-from compute.catalog import open_checkpoint  # noqa: E402
-from viz.files import to_jpeg, to_png  # noqa: E402
-from viz.frames import caption, glance_frames  # noqa: E402
-from compute.images import prepare_image  # noqa: E402
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 

@@ -1,6 +1,6 @@
 """A race table with 95% confidence intervals from a robustness grid's results.json.
 
-    python scripts/race_table.py docs/ablation/race_narrow/results.json --eps 16 --steps 50
+    python -m scripts.race_table studies/ablation/race_narrow/results.json --eps 16 --steps 50
 
 One row per (model, glances): accuracy at 0 steps (PGD's random start alone: uniform noise in
 the epsilon ball, within about 0.01 of clean accuracy for the models here), robust accuracy under the attack (Wilson 95%

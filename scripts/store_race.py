@@ -1,7 +1,7 @@
 """Store the rows of an existing robustness grid in the checkpoints it measured (metrics.race),
 without recomputing them: each checkpoint gets the rows whose ``model`` is its file stem.
 
-    python scripts/store_race.py docs/results/results.json docs/results_untargeted/results.json
+    python -m scripts.store_race studies/shipped_evaluation/results/results.json studies/shipped_evaluation/results_untargeted/results.json
 
 New grids do this themselves: ``python -m programs.evaluate grid ... --write-metadata``.
 """
@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from programs.evaluate.report import race_record
+from model.checkpoint import store_metrics
 
-from programs.evaluate.report import race_record  # noqa: E402
-from model.checkpoint import store_metrics  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:

@@ -6,7 +6,7 @@
 #
 #   bash scripts/train_shipped.sh              # trains into runs/shipped/, leaves assets/ and docs/ alone
 #   bash scripts/train_shipped.sh --install    # then copies the pair into assets/ and regenerates the
-#                                              # metadata, docs/results*, the Race tab's rows, docs/checkpoints.md
+#                                              # metadata, studies/shipped_evaluation/results*, the Race tab's rows, docs/checkpoints.md
 #   EXTRA="--set train.train_size=256 --set train.val_size=64" N=50 bash scripts/train_shipped.sh   # a smoke run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,8 +49,8 @@ for m in s3ta baseline; do
   cp "$OUT/${m}_default_4/model.safetensors" "assets/${m}_default.safetensors"
   $PY -m programs.evaluate floors --checkpoint "assets/${m}_default.safetensors" --n "$N" --write-metadata
 done
-$PY -m programs.evaluate grid --n 200 --glances 1 2 4 8 16 --steps 0 10 20 50 --eps 8 16 --targets random --out docs/results
+$PY -m programs.evaluate grid --n 200 --glances 1 2 4 8 16 --steps 0 10 20 50 --eps 8 16 --targets random --out studies/shipped_evaluation/results
 $PY -m programs.evaluate grid --n 200 --glances 1 4 16 --steps 0 10 20 50 --eps 8 --targets untargeted \
-    --out docs/results_untargeted
-$PY scripts/store_race.py docs/results/results.json docs/results_untargeted/results.json
-$PY scripts/checkpoint_report.py > docs/checkpoints.md
+    --out studies/shipped_evaluation/results_untargeted
+$PY -m scripts.store_race studies/shipped_evaluation/results/results.json studies/shipped_evaluation/results_untargeted/results.json
+$PY -m scripts.checkpoint_report --history studies/shipped_history studies/judge > docs/checkpoints.md

@@ -159,6 +159,6 @@ def test_transfer_noise_control_reads_like_clean_at_a_tiny_budget_and_breaks_a_p
     tiny, = main(get_args_parser().parse_args(["transfer", *common, "--judge", baseline, "--eps", "1"]))
     assert tiny["judge_clean_acc"] > 0.6 and abs(tiny["noise_judged_true_class"] - tiny["judge_clean_acc"]) <= 0.05
     assert tiny["noise_judged_target"] <= 1 - tiny["noise_judged_true_class"] + 1e-9
-    plain = str(ROOT / "docs" / "ablation" / "judge_baseline_clean.safetensors")
+    plain = str(ROOT / "tests" / "data" / "judge_baseline_clean.safetensors")
     big, = main(get_args_parser().parse_args(["transfer", *common, "--judge", plain, "--eps", "32"]))
     assert big["judge_clean_acc"] > 0.6 and big["noise_judged_true_class"] < 0.25

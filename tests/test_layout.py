@@ -22,8 +22,12 @@ ALLOWED = {
     "programs": {"model", "compute", "viz", "programs"},
     "ui": {"model", "compute", "viz", "ui", "streamlit"},
     "app.py": {"ui", "streamlit"},
+    # the product's own programs: never a study (studies/ may import them, not the reverse)
+    "scripts": {"model", "viz", "programs", "compute", "scripts"},
 }
 NEVER = {"streamlit"}  # below the page, nothing draws into a Streamlit app
+STUDY_PATH = re.compile(r"[\"'/]studies\b")  # a path into studies/ written in a string
+PRODUCT = ("app.py", "model", "viz", "compute", "ui", "programs", "scripts", "bench", "tests")
 
 
 def imports(path: Path) -> set[str]:
@@ -51,6 +55,21 @@ def test_dependencies_point_one_way(package):
         wrong = ((found & TOP_LEVEL) | (found & NEVER)) - ALLOWED[package]
         if wrong:
             bad.append(f"{path.relative_to(ROOT)} imports {sorted(wrong)}")
+    assert not bad, "\n".join(bad)
+
+
+def test_nothing_outside_studies_imports_a_study():
+    """Research sits beside the product: a study may import the product, never the reverse."""
+    product = [p for name in PRODUCT for p in sources(name)]
+    bad = [f"{path.relative_to(ROOT)}" for path in product if "studies" in imports(path)]
+    assert not bad, "\n".join(bad)
+
+
+def test_product_tests_read_no_study_folder():
+    """A study's own checks live with it; the product's tests never open a study's files."""
+    bad = [f"{path.relative_to(ROOT)}:{n}" for path in sources("tests")
+           for n, line in enumerate(path.read_text().splitlines(), 1)
+           if STUDY_PATH.search(line) and path.name != "test_layout.py"]
     assert not bad, "\n".join(bad)
 
 

@@ -228,7 +228,7 @@ def test_bf16_channels_last_and_backbone_weights_in_one_process(folder, tmp_path
 
 @pytest.mark.slow
 def test_gpu_bench_script_runs_its_smoke_mode():
-    proc = subprocess.run([sys.executable, "bench/gpu_train.py", "--tiny", "--device", "cpu", "--batch", "2",
+    proc = subprocess.run([sys.executable, "-m", "bench.gpu_train", "--tiny", "--device", "cpu", "--batch", "2",
                            "--steps", "1", "--pgd-steps", "2", "--repeats", "1"], cwd=ROOT, env=ENV,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

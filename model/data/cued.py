@@ -2,7 +2,7 @@
 
 A harder variant of the cluttered task, made so that one look cannot answer it: which item
 counts is decided by the cue, away from every item, so a reader must first look at the cue and
-then at the item of the cue's colour (issue 11's "objects that need more than one look").
+then at the item of the cue's colour: an object that needs more than one look.
 
 Specification (the task other code generates data from):
 - canvas 96x96 RGB float in [0, 1]; background a dark random colour with light noise, as in

@@ -9,7 +9,7 @@ Robustness grid (S3TA and the baseline side by side; markdown, CSV, JSON and a p
 "computational race" figure in --out)::
 
     python -m programs.evaluate grid --n 500 --glances 1 2 4 8 16 --steps 0 10 20 50 100 --eps 8 16 \\
-        --out docs/results
+        --out runs/results
 
 The floor metrics of one checkpoint (optionally written into its metadata)::
 
@@ -64,7 +64,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=int, nargs="+", default=[0, 10, 20, 50])
     g.add_argument("--eps", type=float, nargs="+", default=[8, 16], help="in /255 units")
     g.add_argument("--targets", nargs="+", default=["random", "untargeted"], choices=["random", "untargeted"])
-    g.add_argument("--out", type=Path, default=Path("docs/results"))
+    g.add_argument("--out", type=Path, default=Path("runs/results"))
     g.add_argument("--write-metadata", action="store_true",
                    help="store each checkpoint's rows in its metadata (metrics.race), for the app's race view")
     t = sub.add_parser("transfer", help="does the target class appear in the perturbation? (a judge model "
