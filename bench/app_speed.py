@@ -38,12 +38,12 @@ def timed(fn) -> float:
 def server_times(repeats: int) -> dict[str, list[float]]:
     from streamlit.testing.v1 import AppTest
 
+    from compute.images import load_samples
+    from compute.runs import run_attack
     from model import AttackConfig, load_model
     from model.inference import predict
     from viz.files import to_gif
     from viz.frames import Display, export_frames
-    from compute.images import load_samples
-    from compute.runs import run_attack
 
     out: dict[str, list[float]] = {k: [] for k in ("pick", "attack", "display", "gif")}
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
@@ -53,10 +53,10 @@ def server_times(repeats: int) -> dict[str, list[float]]:
     for r in range(repeats):
         # a glance count not used before, so the clean prediction is not cached
         at.sidebar.slider(key="glances").set_value(4 + r).run()
-        out["pick"].append(timed(lambda: at.sidebar.selectbox(key="sample").set_value(options[r + 1]).run()))
+        out["pick"].append(timed(lambda r=r: at.sidebar.selectbox(key="sample").set_value(options[r + 1]).run()))
         out["attack"].append(timed(lambda: at.sidebar.button(key="run_attack").click().run()))
         assert not at.exception, at.exception
-        out["display"].append(timed(lambda: at.sidebar.radio(key="head").set_value(heads[r % 5]).run()))
+        out["display"].append(timed(lambda r=r: at.sidebar.radio(key="head").set_value(heads[r % 5]).run()))
     model, sample = load_model(), load_samples()[0]
     clean = predict(model, sample.image, 16)
     run = run_attack(model, sample.image, sample.label, 16, AttackConfig(eps=16 / 255, steps=20))
@@ -72,19 +72,19 @@ def server_experiment_times(repeats: int) -> dict[str, list[float]]:
     defender's glances on an existing attack, the 5x5 glance grid, the batch of the gallery."""
     from streamlit.testing.v1 import AppTest
 
+    from ui.views import by_title
+
     out: dict[str, list[float]] = {k: [] for k in ("defend", "grid", "batch")}
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.run()
     for r in range(repeats):
         at.sidebar.number_input(key="seed").set_value(100 + r).run()
-        at.session_state["section"] = "Probabilities"
+        at.switch_page(by_title("Probabilities").script)
         at.sidebar.button(key="run_attack").click().run()
-        out["defend"].append(timed(lambda: at.sidebar.slider(key="glances").set_value(8 + r).run()))
-        at.session_state["section"] = "Glance grid"
-        at.run()
+        out["defend"].append(timed(lambda r=r: at.sidebar.slider(key="glances").set_value(8 + r).run()))
+        at.switch_page(by_title("Glance grid").script).run()
         out["grid"].append(timed(lambda: at.button(key="run_grid").click().run()))
-        at.session_state["section"] = "Batch"
-        at.run()
+        at.switch_page(by_title("Batch").script).run()
         out["batch"].append(timed(lambda: at.button(key="run_batch").click().run()))
         assert not at.exception, at.exception
         at.sidebar.slider(key="glances").set_value(4).run()

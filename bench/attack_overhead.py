@@ -22,8 +22,8 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -157,15 +157,15 @@ def main() -> None:
     parts: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(args.repeats):
         for k, m in variants.items():
-            parts[k].append(best_time(lambda: [bare_of(m)() for _ in range(steps)], 1) / steps)
+            parts[k].append(best_time(lambda m=m: [bare_of(m)() for _ in range(steps)], 1) / steps)
     eager_s = statistics.median(parts["eager"])
 
     latency = []
     xb, yb, _ = (t.to(DEVICE) for t in make_batch("test", range(100)))
     pgd20 = AttackConfig(eps=eps, steps=20, target="random", early_stop=False)
     for label, m in (("eager model", model), ("inference form", form)):
-        one = best_time(lambda: pgd(m, x[:1], y[:1], pgd20, glances=glances, seed=0), args.repeats)
-        hundred = best_time(lambda: pgd(m, xb, yb, pgd20, glances=glances, seed=0), 1)
+        one = best_time(lambda m=m: pgd(m, x[:1], y[:1], pgd20, glances=glances, seed=0), args.repeats)
+        hundred = best_time(lambda m=m: pgd(m, xb, yb, pgd20, glances=glances, seed=0), 1)
         latency.append(f"| {label} | {one:.3f} | {hundred:.3f} |")
 
     machine = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else ""

@@ -4,7 +4,8 @@
     python -m bench.crosscheck_torchattacks --n 500 --md bench/crosscheck.md
 
 Robust accuracy of a checkpoint (the shipped default unless ``--checkpoint``), on test canvases
-of its own task, at its glance count under untargeted L-inf attacks at 8/255: if an independent attack finds a robust accuracy more than a couple of points below ours,
+of its own task, at its glance count under untargeted L-inf attacks at 8/255: if an independent attack
+finds a robust accuracy more than a couple of points below ours,
 our attack is too weak.
 """
 
@@ -44,9 +45,11 @@ def main() -> None:
             lambda x, y: pgd(model, x, y, AttackConfig(eps=eps, steps=args.steps, step_size=2 / 255,
                                                        target="untargeted"), seed=0).images,
         f"ours PGD-{5 * args.steps} (default steps, random start)":
-            lambda x, y: pgd(model, x, y, AttackConfig(eps=eps, steps=5 * args.steps, target="untargeted"), seed=0).images,
+            lambda x, y: pgd(model, x, y, AttackConfig(eps=eps, steps=5 * args.steps, target="untargeted"),
+                             seed=0).images,
         f"ours PGD-{args.steps} x 3 restarts":
-            lambda x, y: pgd(model, x, y, AttackConfig(eps=eps, steps=args.steps, target="untargeted", restarts=3), seed=0).images,
+            lambda x, y: pgd(model, x, y, AttackConfig(eps=eps, steps=args.steps, target="untargeted", restarts=3),
+                             seed=0).images,
         f"torchattacks PGD-{args.steps} (alpha 2/255)":
             torchattacks.PGD(wrapped, eps=eps, alpha=2 / 255, steps=args.steps, random_start=True),
         f"torchattacks APGD-CE ({args.steps} steps)":

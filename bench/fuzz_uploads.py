@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import emit
-from tests.hostile import corpus
 from compute.images import ImageError, prepare_image
+from tests.hostile import corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-from programs.train.config import TrainConfig
-from programs.train.loop import adversarial_batch, autocast, glance_loss
 from model import AttackConfig, ModelConfig, build_model, pgd
 from model.inference_form import inference_form, refold
+from programs.train.config import TrainConfig
+from programs.train.loop import adversarial_batch, autocast, glance_loss
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,12 +32,12 @@ def sync(device: torch.device) -> None:
 def configs(tiny: bool, glances: int) -> dict[str, ModelConfig]:
     if tiny:
         common = {"backbone": "resnet50", "backbone_widths": (4, 8, 8, 8), "image_size": 64, "num_classes": 10}
-        return {"S3TA-%d ResNet-50" % glances: ModelConfig(**common, output_stride=16, glances=glances, heads=2,
+        return {f"S3TA-{glances} ResNet-50": ModelConfig(**common, output_stride=16, glances=glances, heads=2,
                                                             key_channels=8, value_channels=8, lstm_size=32,
                                                             query_hidden=32, head_hidden=32, basis_size=3),
                 "baseline ResNet-50": ModelConfig(arch="baseline", **common)}
     common = {"backbone": "resnet50", "image_size": 224, "num_classes": 1000}
-    return {"S3TA-%d ResNet-50" % glances: ModelConfig(**common, output_stride=16, glances=glances, heads=4,
+    return {f"S3TA-{glances} ResNet-50": ModelConfig(**common, output_stride=16, glances=glances, heads=4,
                                                         key_channels=128, value_channels=512, basis_size=8,
                                                         lstm_size=1024, query_hidden=1024, head_hidden=1024),
             "baseline ResNet-50": ModelConfig(arch="baseline", **common)}

@@ -64,7 +64,8 @@ async def session(browser: Any, url: str, index: int, rounds: int, samples: list
             await page.wait_for_function(DRAWN, timeout=300_000)
             record["compare_s"] = time.perf_counter() - t
             record["titles"] = await page.evaluate(TITLES)
-            record["errors"] = await page.locator("[data-testid=stException], [data-testid=stAlertContentError]").count()
+            errors = page.locator("[data-testid=stException], [data-testid=stAlertContentError]")
+            record["errors"] = await errors.count()
         except Exception as exc:  # noqa: BLE001 - a failed session is a result to report
             record["failure"] = f"{type(exc).__name__}: {exc}"[:300]
         out.append(record)
@@ -111,9 +112,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--md", default=None)
     args = p.parse_args()
-    from model.checkpoint import DEFAULT_CHECKPOINT
     from compute.catalog import open_checkpoint
     from compute.images import load_samples
+    from model.checkpoint import DEFAULT_CHECKPOINT
 
     gallery = {s.name: s for s in load_samples()}
     t0 = time.perf_counter()

@@ -12,11 +12,11 @@ import gc
 from pathlib import Path
 
 from bench.report import emit
-from model import AttackConfig, load_model
-from viz.frames import Display
 from compute.images import load_samples
 from compute.lab import Lab, Subject
 from compute.runs import run_attack
+from model import AttackConfig, load_model
+from viz.frames import Display
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,7 +59,8 @@ def main() -> None:
              f"Lab cache limit {args.cache_mb} MB)", "",
              "| runs | " + " | ".join(rows) + " |", "|---:|" + "---:|" * len(rows)]
     for j in range(len(rows["bare run_attack"])):
-        lines.append(f"| {rows['bare run_attack'][j][0]} | " + " | ".join(f"{v[j][1]:.0f}" for v in rows.values()) + " |")
+        cells = " | ".join(f"{v[j][1]:.0f}" for v in rows.values())
+        lines.append(f"| {rows['bare run_attack'][j][0]} | {cells} |")
     for name, pts in rows.items():
         half = pts[len(pts) // 2][1]
         lines.append(f"\n{name}: {pts[-1][1] - half:+.1f} MB over the second half of the runs "

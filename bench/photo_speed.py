@@ -18,16 +18,17 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from bench.report import emit
+from compute.catalog import open_checkpoint
 from model import AttackConfig, pgd
 from model.checkpoint import DEFAULT_CHECKPOINT
-from compute.catalog import open_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 

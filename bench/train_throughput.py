@@ -16,20 +16,20 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
 from bench.report import emit
-from programs.train.config import AdvConfig
-from programs.train.loop import adversarial_batch, glance_loss
 from model import load_model, pgd
 from model.attacks import AttackConfig
 from model.data import make_batch
 from model.factory import build_model
 from model.inference_form import inference_form, refold
+from programs.train.config import AdvConfig
+from programs.train.loop import adversarial_batch, glance_loss
 
 ROOT = Path(__file__).resolve().parent.parent
 

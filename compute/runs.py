@@ -6,7 +6,7 @@ attributions (captum Saliency and Integrated Gradients), and the numbers read of
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import torch

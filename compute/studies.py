@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,6 @@ from model.attacks import AttackConfig, pgd
 from model.checks import check_image_array
 from model.inference import Prediction, model_device
 from model.metrics import mean_box_mass
-
 from model.records import AttackRun, Box, GlanceGrid, ImageRace
 
 from .runs import drift_steps

@@ -17,8 +17,8 @@ be in eval mode (BatchNorm in inference mode), which also makes examples indepen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -146,7 +146,8 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
 
     With ``select="best"`` restarts keep, per example, the first successful iterate, or else the
     strongest one (highest loss untargeted, lowest targeted); ``select="last"`` returns the final
-    iterate (where an early-stopped example froze, or after the last step). With ``early_stop`` an example stops moving once it
+    iterate (where an early-stopped example froze, or after the last step). With ``early_stop`` an example stops
+    moving once it
     succeeds and its forward/backward passes are skipped. ``seed`` fixes the random start and
     random targets, so a CPU run is reproducible bit for bit; ``targets`` overrides the targets.
     ``callback(done, total)`` is called after each step.

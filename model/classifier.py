@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from collections.abc import Mapping
 from typing import Any
+
+from torch import nn
 
 from .checks import MAX_GLANCES, check_glances
 from .config import ModelConfig

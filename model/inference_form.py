@@ -18,7 +18,7 @@ into an existing form once per optimizer step, in place (a compiled form keeps i
 from __future__ import annotations
 
 import copy
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn

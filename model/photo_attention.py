@@ -2,7 +2,8 @@
 model, not adversarially trained).
 
 The frozen EfficientNet-Lite0 trunk (last stride dilated: a 14x14 map at 224 px; or the
-original 7x7 with ``output_stride=32``) gives the values; learned 1x1 keys (no spatial basis: with it, attention settles on fixed grid positions);
+original 7x7 with ``output_stride=32``) gives the values; learned 1x1 keys (no spatial basis: with it, attention
+settles on fixed grid positions);
 an LSTM emits the queries of ``heads`` heads each glance, reads a projection of what they
 found, and the attended feature vector, mixed over heads, goes through the pretrained
 classifier. With ``belief_query`` each head's attention logits also get, at a learned scale, the
@@ -77,7 +78,7 @@ class PhotoAttention(Classifier):
     def default_glances(self) -> int:
         return self.config.glances
 
-    def train(self, mode: bool = True) -> "PhotoAttention":
+    def train(self, mode: bool = True) -> PhotoAttention:
         super().train(mode)
         self.trunk.eval()  # frozen: its batch-norm statistics stay the pretrained ones
         return self

@@ -5,8 +5,9 @@ box of an object in an image. No torch, no computation: both layers import this,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 

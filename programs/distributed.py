@@ -4,7 +4,8 @@ of evaluation batches and gathering their per-example results on every rank."""
 from __future__ import annotations
 
 import os
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch

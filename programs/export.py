@@ -15,14 +15,13 @@ from pathlib import Path
 
 import torch
 
+from compute.catalog import open_checkpoint
+from compute.images import FIT_MODES, ImageError, prepare_image
+from compute.runs import run_attack, step_size_from_255
 from model.attacks import AttackConfig
 from model.checkpoint import DEFAULT_CHECKPOINT, file_sha256
 from model.data.imagefolder import IMAGE_EXTENSIONS
 from model.inference import predict
-
-from compute.catalog import open_checkpoint
-from compute.images import FIT_MODES, ImageError, prepare_image
-from compute.runs import run_attack, step_size_from_255
 from viz.files import FORMATS, export_metadata, render_exports
 from viz.frames import Display, auto_zoom
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
-from programs.train.data import training_input_stats
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.data import ClutteredFashionMNIST
+from programs.train.data import training_input_stats
 
 
 def main(paths: list[str]) -> None:

@@ -22,7 +22,8 @@ SHIPPED = [("s3ta_default", "S3TA, adversarially trained (the default)"),
            ("s3ta_clean", "S3TA, trained without attacks"),
            ("baseline_default", "ResNet + global average pooling, adversarially trained"),
            ("s3ta_cued", "S3TA on the cued task: the cue first, then the item of its colour"),
-           ("baseline_cued", "ResNet + global average pooling on the cued task: as long a training, the same PGD stage")]
+           ("baseline_cued",
+            "ResNet + global average pooling on the cued task: as long a training, the same PGD stage")]
 
 
 # The programs moved from model/ to experiments/ after these checkpoints were trained, and the

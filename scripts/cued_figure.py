@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.attacks import AttackConfig
-from model.inference import predict
 from compute.catalog import open_checkpoint
-from viz.files import to_jpeg, to_png
-from viz.frames import caption, glance_frames
 from compute.images import task_gallery
 from compute.runs import run_attack
+from model.attacks import AttackConfig
+from model.inference import predict
+from viz.files import to_jpeg, to_png
+from viz.frames import caption, glance_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from compute.catalog import open_checkpoint, task_of
+from compute.runs import DEFAULT_ATTACK, run_attack, step_size_from_255
 from model.checkpoint import DEFAULT_CHECKPOINT
 from model.data import make_batch
-from compute.catalog import open_checkpoint, task_of
 from viz.files import to_jpeg, to_png
 from viz.frames import Display, caption, compare_panels
-from compute.runs import DEFAULT_ATTACK, run_attack, step_size_from_255
 
 ROOT = Path(__file__).resolve().parent.parent
 

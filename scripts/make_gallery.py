@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from model.data import CANVAS_TASKS, CLASS_NAMES, ClutteredFashionMNIST, load_fashion_mnist
 from compute.images import gallery_folder
+from model.data import CANVAS_TASKS, CLASS_NAMES, ClutteredFashionMNIST, load_fashion_mnist
 
 NOTES = {"cluttered-fashion-mnist": "Cluttered Fashion-MNIST test canvases",
          "cued-fashion-mnist": "Cued Fashion-MNIST test canvases (the corner square's colour names the item)",

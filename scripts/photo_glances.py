@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from skimage import data
 
+from compute.catalog import open_checkpoint
+from compute.images import prepare_image
 from model.efficientnet_lite import load_pretrained
 from model.inference import predict
-from compute.catalog import open_checkpoint
 from viz.files import to_jpeg, to_png
 from viz.frames import caption, glance_frames
-from compute.images import prepare_image
 
 ROOT = Path(__file__).resolve().parent.parent
 

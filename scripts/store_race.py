@@ -1,7 +1,8 @@
 """Store the rows of an existing robustness grid in the checkpoints it measured (metrics.race),
 without recomputing them: each checkpoint gets the rows whose ``model`` is its file stem.
 
-    python -m scripts.store_race studies/shipped_evaluation/results/results.json studies/shipped_evaluation/results_untargeted/results.json
+    python -m scripts.store_race studies/shipped_evaluation/results/results.json \
+        studies/shipped_evaluation/results_untargeted/results.json
 
 New grids do this themselves: ``python -m programs.evaluate grid ... --write-metadata``.
 """
@@ -12,8 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from programs.evaluate.report import race_record
 from model.checkpoint import store_metrics
+from programs.evaluate.report import race_record
 
 ROOT = Path(__file__).resolve().parent.parent
 

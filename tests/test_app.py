@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-import model.inference_form as inference
 import compute.lab
+import model.inference_form as inference
 from model.checkpoint import DEFAULT_CHECKPOINT
 
 from .conftest import APP, ROOT, figure, open_tab, panels, run_attack

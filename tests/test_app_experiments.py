@@ -15,13 +15,13 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from model import AttackConfig, ModelConfig, build_model, save_checkpoint
-from model.checkpoint import DEFAULT_CHECKPOINT, read_metadata
-from model.inference import predict
 from compute.catalog import open_checkpoint
 from compute.images import load_samples
 from compute.runs import DEFAULT_ATTACK, run_attack
 from compute.studies import GLANCE_COUNTS, image_race, race_beside
+from model import AttackConfig, ModelConfig, build_model, save_checkpoint
+from model.checkpoint import DEFAULT_CHECKPOINT, read_metadata
+from model.inference import predict
 
 from .conftest import APP, figure, open_tab
 from .conftest import run_attack as click_attack

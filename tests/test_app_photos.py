@@ -10,16 +10,15 @@ from PIL import Image
 from skimage import data
 from streamlit.testing.v1 import AppTest
 
-from programs.distill.cli import DESCRIPTION
 from model import build_model
 from model.checkpoint import save_checkpoint
 from model.data.stats import input_stats
 from model.imagenet_names import imagenet_class_names
 from model.photo_attention import photo_config
+from programs.distill.cli import DESCRIPTION
 
 from .conftest import APP, run_attack
 from .test_efficientnet_lite import CATS, photo
-
 
 SHIPPED = "photo_attention · shipped"
 
@@ -83,9 +82,9 @@ def test_an_attack_on_the_photo_model_runs_to_an_outcome(page):
 
 
 def test_better_fits_names_the_photo_model_for_a_photo_and_the_task_models_for_a_canvas(photo_models):
-    from model.checkpoint import DEFAULT_CHECKPOINT
     from compute.catalog import better_fits, list_checkpoints
     from compute.images import load_samples
+    from model.checkpoint import DEFAULT_CHECKPOINT
     entries, problems = list_checkpoints([DEFAULT_CHECKPOINT.parent, photo_models])
     assert not problems
     cat = photo("chelsea", 96)[0].permute(1, 2, 0).numpy()

@@ -7,10 +7,10 @@ import pytest
 import torch
 from captum.robust import PGD as CaptumPGD
 
-from programs.evaluate import get_args_parser, main
 from model import AttackConfig, load_model, pgd
 from model.data import make_batch
 from model.inference import LogitsOnly
+from programs.evaluate import get_args_parser, main
 
 from .conftest import ROOT
 
@@ -115,7 +115,8 @@ def test_grid_rows_name_checkpoints_apart_when_their_stems_clash():
     from pathlib import Path
 
     from programs.evaluate.cli import model_names
-    paths = [Path("runs/a/model.safetensors"), Path("runs/b/model.safetensors"), Path("assets/s3ta_default.safetensors")]
+    paths = [Path("runs/a/model.safetensors"), Path("runs/b/model.safetensors"),
+             Path("assets/s3ta_default.safetensors")]
     assert list(model_names(paths).values()) == ["a/model", "b/model", "s3ta_default"]
 
 

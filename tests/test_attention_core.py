@@ -16,8 +16,8 @@ def test_attend_matches_a_loop_reference():
     for b in range(2):
         for h in range(3):
             logits = [float(q[b, h] @ k[b, i]) for i in range(7)]
-            z = sum(math.exp(l) for l in logits)
-            weights = [math.exp(l) / z for l in logits]
+            z = sum(math.exp(v) for v in logits)
+            weights = [math.exp(v) / z for v in logits]
             expected = sum(w * v[b, i] for i, w in enumerate(weights))
             assert attention[b, h].tolist() == pytest.approx(weights, rel=1e-5)
             torch.testing.assert_close(answers[b, h], expected, rtol=1e-5, atol=1e-6)

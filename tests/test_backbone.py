@@ -27,14 +27,20 @@ def torchvision_resnet_keys(depth: int) -> dict[str, tuple[int, ...]]:
         for j in range(n):
             p = f"layer{i + 1}.{j}"
             if bottleneck:
-                keys[f"{p}.conv1.weight"] = (w, cin, 1, 1); bn(f"{p}.bn1", w)
-                keys[f"{p}.conv2.weight"] = (w, w, 3, 3); bn(f"{p}.bn2", w)
-                keys[f"{p}.conv3.weight"] = (w * 4, w, 1, 1); bn(f"{p}.bn3", w * 4)
+                keys[f"{p}.conv1.weight"] = (w, cin, 1, 1)
+                bn(f"{p}.bn1", w)
+                keys[f"{p}.conv2.weight"] = (w, w, 3, 3)
+                bn(f"{p}.bn2", w)
+                keys[f"{p}.conv3.weight"] = (w * 4, w, 1, 1)
+                bn(f"{p}.bn3", w * 4)
             else:
-                keys[f"{p}.conv1.weight"] = (w, cin, 3, 3); bn(f"{p}.bn1", w)
-                keys[f"{p}.conv2.weight"] = (w, w, 3, 3); bn(f"{p}.bn2", w)
+                keys[f"{p}.conv1.weight"] = (w, cin, 3, 3)
+                bn(f"{p}.bn1", w)
+                keys[f"{p}.conv2.weight"] = (w, w, 3, 3)
+                bn(f"{p}.bn2", w)
             if j == 0 and (i > 0 or cin != w * exp):
-                keys[f"{p}.downsample.0.weight"] = (w * exp, cin, 1, 1); bn(f"{p}.downsample.1", w * exp)
+                keys[f"{p}.downsample.0.weight"] = (w * exp, cin, 1, 1)
+                bn(f"{p}.downsample.1", w * exp)
             cin = w * exp
     keys["fc.weight"] = (1000, 512 * exp)
     keys["fc.bias"] = (1000,)

@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
+from model.metrics import box_mass
 from programs.distill import get_args_parser, main
 from programs.distill.box import box_target
 from programs.distill.cli import _split
 from programs.distill.evidence import evidence_loss
-from model.metrics import box_mass
 
 
 def test_box_target_spreads_the_box_over_the_cells_it_covers():

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from programs.train import get_args_parser, main
-from programs.train.config import TrainConfig
-from programs.train.guide import guide_loss, guide_weight_at
 from model import load_model
 from model.data import make_batch
 from model.data.cued import CUE_STYLES
 from model.metrics import box_mass
+from programs.train import get_args_parser, main
+from programs.train.config import TrainConfig
+from programs.train.guide import guide_loss, guide_weight_at
 from tests.test_train import TINY
 
 CORNER = CUE_STYLES["corner"].cue

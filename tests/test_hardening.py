@@ -13,10 +13,10 @@ import tomllib
 from streamlit.testing.v1 import AppTest
 
 import compute.catalog
-from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
 from compute.catalog import list_checkpoints, load_uploaded, open_checkpoint
 from compute.images import load_samples
 from compute.runs import DEFAULT_ATTACK, run_attack
+from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
 
 from .conftest import APP, figure
 

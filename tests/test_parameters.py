@@ -8,6 +8,9 @@ import pytest
 import torch
 
 import programs.evaluate.measure as ev
+from compute import images
+from compute.cache import AttackGate, ResultCache
+from compute.runs import attribution, drift_steps, run_attack
 from model import (
     AttackConfig,
     ModelConfig,
@@ -20,11 +23,8 @@ from model import (
 from model.data import make_batch, render_canvas
 from model.inference import LogitsOnly, predict
 from model.spatial_basis import SpatialBasis
-from compute import images
 from viz import figures, files, frames
 from viz.frames import Display
-from compute.cache import AttackGate, ResultCache
-from compute.runs import attribution, drift_steps, run_attack
 
 TINY = ModelConfig(backbone_widths=(4, 8, 8), key_channels=4, value_channels=4, lstm_size=8, query_hidden=8,
                    head_hidden=8, heads=2, image_size=32, basis_size=2)

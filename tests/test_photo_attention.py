@@ -6,15 +6,15 @@ import pytest
 import torch
 from PIL import Image
 
-from programs.distill import get_args_parser, main
-from programs.distill.cli import attention_entropy, cache, distill_loss
-from programs.distill.measure import box_attention
-from programs.distill.scenes import Scene, composite, make_views, object_view
 from model import build_model
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.efficientnet_lite import load_pretrained
 from model.imagenet_names import imagenet_class_names
 from model.photo_attention import photo_config
+from programs.distill import get_args_parser, main
+from programs.distill.cli import attention_entropy, cache, distill_loss
+from programs.distill.measure import box_attention
+from programs.distill.scenes import Scene, composite, make_views, object_view
 
 from .test_efficientnet_lite import photo
 

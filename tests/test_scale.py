@@ -17,7 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
-from programs.train import TrainConfig
+from compute.catalog import list_checkpoints, load_uploaded
 from model import ModelConfig, build_model
 from model.backbone import load_backbone_weights
 from model.data import ImageFolder
@@ -28,7 +28,7 @@ from model.data.transforms import (
     random_resized_crop,
 )
 from model.pretrained import fetch_backbone_weights
-from compute.catalog import list_checkpoints, load_uploaded
+from programs.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ["bars", "disc", "square"]  # sorted, as the folder lists them
@@ -86,7 +86,8 @@ def test_resnet50_s3ta_trains_resumes_and_evaluates_under_torchrun(folder, tmp_p
     out = tmp_path / "run"
     torchrun("-m", "programs.train", "--out", str(out), "--stop-after", "2", *tiny_resnet50(folder))
     assert not (out / "model.safetensors").exists() and (out / "last.safetensors").exists()
-    one = subprocess.run([sys.executable, "-m", "programs.train", "--out", str(out), "--resume", str(out / "last.safetensors"),
+    one = subprocess.run([sys.executable, "-m", "programs.train", "--out", str(out), "--resume",
+                          str(out / "last.safetensors"),
                           "--stop-after", "1", *tiny_resnet50(folder)], cwd=ROOT, env=ENV, capture_output=True,
                          text=True, timeout=300)  # a 2-rank checkpoint resumed on one process...
     assert one.returncode == 0, one.stderr[-3000:]
@@ -202,7 +203,8 @@ def test_bf16_channels_last_and_backbone_weights_in_one_process(folder, tmp_path
     assert meta["recipe"]["amp"] == "bf16" and np.isfinite(meta["history"][0]["train_adv_loss"])
     assert meta["class_names"] == ["n0001 striped thing", "round disc", "a square"]
     assert meta["class_folders"] == CLASSES
-    ev = subprocess.run([sys.executable, "-m", "programs.evaluate", "folder", "--checkpoint", str(out / "model.safetensors"),
+    ev = subprocess.run([sys.executable, "-m", "programs.evaluate", "folder", "--checkpoint",
+                         str(out / "model.safetensors"),
                          "--root", str(folder / "val"), "--glances", "2", "--steps", "0", "--n", "24",
                          "--device", "cpu", "--json", str(tmp_path / "e.json")], cwd=ROOT, env=ENV,
                         capture_output=True, text=True, timeout=300)
@@ -238,7 +240,8 @@ def test_gpu_bench_script_runs_its_smoke_mode():
 
 @pytest.mark.slow
 def test_robustness_grid_sharded_over_two_ranks_equals_one_process(tmp_path):
-    grid = ["-m", "programs.evaluate", "grid", "--num-examples", "20", "--glances", "1", "2", "--steps", "0", "2", "--eps", "8",
+    grid = ["-m", "programs.evaluate", "grid", "--num-examples", "20", "--glances", "1", "2", "--steps", "0", "2",
+            "--eps", "8",
             "--targets", "random", "--batch-size", "5", "--threads", "1", "--device", "cpu"]
     torchrun(*grid, "--out", str(tmp_path / "two"))
     one = subprocess.run([sys.executable, *grid, "--out", str(tmp_path / "one")], cwd=ROOT, env=ENV,

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from programs.evaluate.measure import attention_on_item
+from compute.studies import dataset_race
 from model import AttackConfig, load_model, pgd
 from model.data import make_batch
 from model.data.cued import CUE_STYLES
 from model.metrics import box_mass
-from compute.studies import dataset_race
+from programs.evaluate.measure import attention_on_item
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 N = 400

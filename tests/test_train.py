@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from model import ModelConfig, build_model, load_model
+from model.data import make_batch
+from model.inference_form import inference_form
 from programs.train import (
     AdvConfig,
     adversarial_batch,
@@ -16,9 +19,6 @@ from programs.train import (
     glance_loss,
     main,
 )
-from model import ModelConfig, build_model, load_model
-from model.data import make_batch
-from model.inference_form import inference_form
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "model.backbone_widths=[8,16,16]", "--set", "model.lstm_size=32",

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tests.hostile import corpus, png_bytes
 from compute.images import MAX_FILE_BYTES, ImageError, prepare_image
+from tests.hostile import corpus, png_bytes
 
 from .conftest import APP, figure
 
@@ -107,8 +107,8 @@ def test_the_page_survives_the_whole_corpus():
 
 
 def test_far_from_training_warning_spares_the_gallery_and_flags_photos():
-    from model import load_model
     from compute.images import domain_warnings, load_samples
+    from model import load_model
 
     stats = load_model().metadata["input_stats"]
     assert all(domain_warnings(s.image, stats) == [] for s in load_samples())

@@ -6,13 +6,13 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from compute.images import load_samples
+from compute.runs import DEFAULT_ATTACK, drift_steps, perturbation_norms, pull_readout, run_attack, step_size_from_255
 from model import AttackConfig, load_model
 from model.inference import predict
 from model.metrics import box_mass, js_divergence, select_head
 from viz.figures import drift_figure, frames_animation, glance_figure
 from viz.frames import Display, export_frames, glance_frames, side_by_side
-from compute.images import load_samples
-from compute.runs import DEFAULT_ATTACK, drift_steps, perturbation_norms, pull_readout, run_attack, step_size_from_255
 
 
 @pytest.fixture(scope="module")

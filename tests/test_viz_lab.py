@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from model import AttackConfig, load_model
-from compute.images import load_samples
 from compute.cache import AttackGate, BusyError, ResultCache, digest, size_of
+from compute.images import load_samples
 from compute.lab import Lab, Subject
 from compute.runs import attribution
+from model import AttackConfig, load_model
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ allowed, so a hand-edited or truncated link still opens a working page.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 __all__ = ["Field", "decode", "encode", "MAX_VALUE_CHARS"]
 

@@ -21,8 +21,18 @@ from model.records import Box
 from viz.frames import COLORMAPS, Display, auto_zoom
 
 from .resources import catalog, gallery, open_entry, open_upload
-from .state import MAX_EPS_255, MAX_GLANCES, MAX_RESTARTS_PAGE, MAX_STEPS, NORMS, STEP_SIZES, TARGETS, UPLOAD_TYPES
-from .state import sample_key, upload_key
+from .state import (
+    MAX_EPS_255,
+    MAX_GLANCES,
+    MAX_RESTARTS_PAGE,
+    MAX_STEPS,
+    NORMS,
+    STEP_SIZES,
+    TARGETS,
+    UPLOAD_TYPES,
+    sample_key,
+    upload_key,
+)
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,17 @@ evaluation. They return figures and never show or save themselves."""
 from __future__ import annotations
 
 import base64
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 import plotly.graph_objects as go
 
 from model.inference import Prediction
+from model.records import AttackRun, Box, GlanceGrid, ImageRace
 
 from .frames import Display, drift_panel, glance_frames, glance_panels
-from model.records import AttackRun, Box
-from model.records import GlanceGrid, ImageRace
 
 __all__ = ["image_data_uri", "frames_animation", "probability_figure", "glance_figure", "drift_figure",
            "race_figure", "compare_figure", "grid_figure", "image_race_figure"]

@@ -11,8 +11,9 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,12 +21,12 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from PIL import Image
 
+from model.attacks import attack_settings
 from model.inference import Prediction
+from model.records import AttackRun, Box
 
 from .figures import drift_figure, glance_figure
 from .frames import Display, export_frames, glance_sheet
-from model.attacks import attack_settings
-from model.records import AttackRun, Box
 
 __all__ = ["to_gif", "to_webm", "to_png", "to_jpeg", "to_png_strip", "to_html", "to_npz", "export_metadata",
            "render_exports", "FORMATS", "MIME"]

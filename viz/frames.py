@@ -8,15 +8,14 @@ display-only choices, so changing them never reruns a model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
 
 from model.inference import Prediction
 from model.metrics import peaks, select_head
-
 from model.records import AttackRun, Box
 
 __all__ = ["COLORMAPS", "Display", "auto_zoom", "to_uint8", "upsample", "heatmap", "overlay", "draw_box",

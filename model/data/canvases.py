@@ -3,8 +3,8 @@ command draws from them (the cluttered task is the default; the cued ones need s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import numpy as np
 import torch

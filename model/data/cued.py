@@ -35,7 +35,8 @@ import numpy as np
 
 from .cluttered import CANVAS, FRAGMENT_SIDE, Canvas, background, check_request, composite, item_box_and_mask
 
-__all__ = ["PALETTE", "CUE_STYLES", "CUED_TASKS", "CueStyle", "CuedLayout", "cued_layout", "cued_scene", "render_cued_canvas"]
+__all__ = ["PALETTE", "CUE_STYLES", "CUED_TASKS", "CueStyle", "CuedLayout", "cued_layout", "cued_scene",
+           "render_cued_canvas"]
 
 PALETTE = np.array([[1.0, 0.2, 0.2], [0.2, 1.0, 0.2], [0.3, 0.4, 1.0],
                     [1.0, 1.0, 0.2], [1.0, 0.2, 1.0], [0.2, 1.0, 1.0]], np.float32)

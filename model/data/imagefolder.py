@@ -7,8 +7,8 @@ usual random-resized-crop + flip for training and resize + centre crop for evalu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from PIL import Image, ImageOps

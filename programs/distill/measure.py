@@ -3,7 +3,7 @@ much of its attention lands in a pasted object's box compared with the box's sha
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch

@@ -32,8 +32,8 @@ import torch.distributed as dist
 from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, store_metrics
 from model.data import CANVAS_TASKS, DEFAULT_TASK, ImageFolder
 from model.data.transforms import EvalTransform
-from programs.distributed import is_main, setup_distributed
 from model.inference_form import inference_form
+from programs.distributed import is_main, setup_distributed
 
 from .measure import folder_robustness, robustness_grid, target_transfer, task_metrics
 from .report import grid_markdown, race_record, write_grid

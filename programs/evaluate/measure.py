@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,8 +17,8 @@ from torch import nn
 
 from model.attacks import AttackConfig, pgd
 from model.data import CANVAS, DEFAULT_TASK, ImageFolder, make_batch
-from programs.distributed import all_reduce_sum, gather_array, is_main, shard
 from model.metrics import mean_box_mass
+from programs.distributed import all_reduce_sum, gather_array, is_main, shard
 from programs.seeds import eval_attack_seed
 
 __all__ = ["task_metrics", "attention_on_item", "robustness_grid", "folder_robustness", "target_transfer",

@@ -30,9 +30,9 @@ from model.checkpoint import (
     save_checkpoint,
 )
 from model.data import ImageFolder
-from programs.distributed import setup_distributed
 from model.factory import build_model
 from model.inference_form import inference_form
+from programs.distributed import setup_distributed
 from programs.seeds import epoch_seed
 
 from .config import load_configs

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from model.attacks import AttackConfig
 from model.config import ModelConfig
@@ -114,7 +115,7 @@ class TrainConfig:
             raise ValueError(f"train.lr must be > 0, got {self.lr!r}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Rebuild from a JSON object; unknown keys are an error, not silently dropped."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)

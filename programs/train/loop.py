@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,8 +22,8 @@ from torch.utils.data import DataLoader
 
 from model.attacks import AttackConfig, pgd
 from model.data.cued import CUE_STYLES, CUED_TASKS
-from programs.distributed import all_reduce_sum
 from model.inference_form import refold
+from programs.distributed import all_reduce_sum
 from programs.seeds import glance_count_seed, train_attack_seed, train_noise_seed
 
 from .config import TrainConfig

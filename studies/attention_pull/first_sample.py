@@ -4,7 +4,8 @@ first gallery sample, as the app runs it; does it succeed, and how much of the l
 attention (head-averaged) leaves the item's box?
 
     python -m studies.attention_pull.first_sample assets/s3ta_default.safetensors
-    python -m studies.attention_pull.first_sample assets/s3ta_default.safetensors --steps 20 --step-size auto  # until session 9
+    # until session 9:
+    python -m studies.attention_pull.first_sample assets/s3ta_default.safetensors --steps 20 --step-size auto
     python -m studies.attention_pull.first_sample assets/s3ta_default.safetensors --step-size auto  # until session 10
 """
 
@@ -16,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from model.inference import predict
 from compute.catalog import open_checkpoint
 from compute.images import load_samples
 from compute.runs import DEFAULT_ATTACK, pull_readout, run_attack, step_size_from_255
+from model.inference import predict
 
 
 def main() -> None:

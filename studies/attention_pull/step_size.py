@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from programs.evaluate.measure import attention_on_item
+from compute.runs import DEFAULT_ATTACK
 from model import load_model, pgd
 from model.data import make_batch
-from compute.runs import DEFAULT_ATTACK
+from programs.evaluate.measure import attention_on_item
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

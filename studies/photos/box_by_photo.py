@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.checkpoint import load_checkpoint
 from programs.distill.cli import _views
 from programs.distill.measure import box_masses
 from programs.distill.scenes import list_images
-from model.checkpoint import load_checkpoint
 
 
 def by_photo(head: Path, photos: list[Path], cutouts: list[Path], views: int, seed: int) -> dict[str, dict]:

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.efficientnet_lite import load_pretrained
+from model.metrics import mean_box_mass
 from programs.distill.cli import _views
 from programs.distill.evidence import evidence_target
 from programs.distill.measure import as_batch, batches
 from programs.distill.scenes import Scene, list_images, object_view
-from model.efficientnet_lite import load_pretrained
-from model.metrics import mean_box_mass
 
 
 @torch.no_grad()
