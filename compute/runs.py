@@ -5,6 +5,7 @@ attributions (captum Saliency and Integrated Gradients), and the numbers read of
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 
@@ -19,7 +20,8 @@ from model.inference import LogitsOnly, Prediction, model_device, predict
 from model.metrics import attention_shift, select_head
 from model.records import AttackRun, Box, Drift
 
-__all__ = ["DEFAULT_ATTACK", "AttackRun", "Drift", "run_attack", "drift_steps", "attack_settings", "MAX_DRIFT_FRAMES",
+__all__ = ["DEFAULT_ATTACK", "AttackRun", "Drift", "run_attack", "image_target", "attack_targets", "drift_steps",
+           "attack_settings", "MAX_DRIFT_FRAMES",
            "attribution", "METHODS", "MAX_IG_STEPS", "pull_readout", "perturbation_norms", "step_size_from_255"]
 
 MAX_DRIFT_FRAMES = 24
@@ -44,6 +46,27 @@ def step_size_from_255(text: str) -> float | None:
     if not value > 0 or value == float("inf"):
         raise ValueError(f"step size must be 'auto' or a number > 0 (/255), got {text!r}")
     return value / 255
+
+
+def image_target(image: np.ndarray, label: int, num_classes: int, seed: int) -> int:
+    """The wrong class a "random" attack on one image aims at, drawn from the image's pixels and
+    the seed: the same image and seed always aim at the same class, and a gallery's images spread
+    over the wrong classes. (A generator seeded by the seed alone draws the same offset for every
+    one-image batch, so every image would be aimed at its label minus one.)"""
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2 (there must be a wrong class), got {num_classes}")
+    pixels = np.ascontiguousarray(image, dtype=np.float32).tobytes()
+    digest = hashlib.sha256(pixels + int(seed).to_bytes(8, "little", signed=True)).digest()
+    return (int(label) + 1 + int.from_bytes(digest[:8], "little") % (num_classes - 1)) % num_classes
+
+
+def attack_targets(cfg: AttackConfig, image: np.ndarray, label: int, num_classes: int, seed: int,
+                   device: torch.device) -> torch.Tensor | None:
+    """The (1,) target tensor of a one-image attack when ``cfg`` aims at a random wrong class,
+    else None (the attack's own rule: the label, or the chosen class)."""
+    if cfg.target != "random":
+        return None
+    return torch.tensor([image_target(image, label, num_classes, seed)], device=device)
 
 
 def drift_steps(steps: int, frames: int = MAX_DRIFT_FRAMES) -> list[int]:
@@ -84,7 +107,8 @@ def run_attack(model: nn.Module, image: np.ndarray, label: int, glances: int, cf
     y = torch.tensor([int(label)], device=device)
     steps = drift_steps(cfg.steps)
     callback = None if progress is None else (lambda done, total: progress(done / max(total, 1)))
-    result = pgd(model, x, y, cfg, glances=glances, seed=seed, trace_steps=steps, callback=callback)
+    aim = attack_targets(cfg, image, label, num_classes, seed, device)
+    result = pgd(model, x, y, cfg, glances=glances, seed=seed, targets=aim, trace_steps=steps, callback=callback)
     traced = sorted(s for (r, s) in result.trace if r == 0)
     frames = [result.trace[(0, s)] for s in traced]
     labels = [f"step {s}" for s in traced]

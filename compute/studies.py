@@ -23,7 +23,7 @@ from model.inference import Prediction, model_device
 from model.metrics import mean_box_mass
 from model.records import AttackRun, Box, GlanceGrid, ImageRace
 
-from .runs import drift_steps
+from .runs import attack_targets, drift_steps
 
 __all__ = ["GLANCE_COUNTS", "GlanceGrid", "evaluate_grid", "ImageRace", "image_race", "BatchRow", "batch_row",
            "batch_csv", "incompatibility", "dataset_race", "race_beside",
@@ -76,7 +76,8 @@ def image_race(model: nn.Module, image: np.ndarray, label: int, cfg: AttackConfi
     for i, g in enumerate(counts):
         callback = None if progress is None else (
             lambda done, total, i=i: progress((i + done / max(total, 1)) / len(counts)))
-        result = pgd(model, x, y, run_cfg, glances=g, seed=seed, trace_steps=points, callback=callback)
+        aim = attack_targets(cfg, image, label, model.config.num_classes, seed, device)
+        result = pgd(model, x, y, run_cfg, glances=g, seed=seed, targets=aim, trace_steps=points, callback=callback)
         iterates = torch.cat([result.trace[(0, s)] for s in points]).to(device)
         probs = _read(model, iterates, g)  # (S, classes)
         true_probs.append(probs[:, label])
