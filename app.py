@@ -25,7 +25,7 @@ INFERENCE_FORM = ("inference form (BatchNorm folded, channels last: about 0.6 of
 
 def main() -> None:
     st.set_page_config(page_title="S3TA Lab", layout="wide")
-    pages = {v.title: st.Page(v.script, title=v.title) for v in VIEWS}
+    pages = {v.title: st.Page(v.script, title=v.title, url_path=v.url) for v in VIEWS}
     nav = st.navigation({g: [pages[v.title] for v in VIEWS if v.group == g] for g in GROUPS}, position="top")
     problems, linked = apply_link()
     if problems:
@@ -57,6 +57,7 @@ def main() -> None:
     image_notices(picked, choice)
     scene = build_scene(choice, picked, glances, attack, display)
     header.render(scene)
+    st.subheader(nav.title)
     if ready(scene, by_title(nav.title).needs):
         nav.run()
     update_link(choice.stem, picked.sample, nav.title, scene.run is not None)

@@ -13,7 +13,8 @@ __all__ = ["app_path", "command", "cli"]
 # what .streamlit/config.toml says, for runs started outside the repository (Streamlit reads that
 # file from the working directory only)
 DEFAULTS = {"server.address": "127.0.0.1", "server.headless": "true", "server.maxUploadSize": "200",
-            "server.maxMessageSize": "200", "server.fileWatcherType": "none", "browser.gatherUsageStats": "false"}
+            "server.maxMessageSize": "200", "server.fileWatcherType": "none", "browser.gatherUsageStats": "false",
+            "client.toolbarMode": "viewer"}
 
 
 def app_path() -> Path:

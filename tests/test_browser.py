@@ -111,7 +111,9 @@ def test_upload_attack_play_and_download(server, page, tmp_path):
     after = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.sliders[0].active")
     assert before == 0 and after > before
 
-    page.get_by_role("tab", name="Export").click()
+    page.get_by_test_id("stTopNavSection").filter(has_text="Files").click()
+    page.get_by_test_id("stTopNavDropdownLink").filter(has_text="Export").click()
+    wait_idle(page)
     page.get_by_role("button", name="Prepare exports").click()
     wait_idle(page)
     button = page.get_by_role("button", name="GIF").first

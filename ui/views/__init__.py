@@ -28,6 +28,11 @@ class View:
         return FOLDER / self.file
 
     @property
+    def url(self) -> str:
+        """Its address under the app's root, e.g. ``/glance-grid``."""
+        return self.title.lower().replace(" ", "-")
+
+    @property
     def script(self) -> str:
         """The module's path from the repository root, where ``app.py`` is (``st.Page`` takes it)."""
         return f"ui/views/{self.file}"
