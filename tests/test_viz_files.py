@@ -99,3 +99,11 @@ def test_cli_renders_each_image_and_skips_broken_files(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "programs.export", str(images), "--out", str(out), "--formats", "mp4"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "--formats" in bad.stderr
+
+
+def test_webm_is_written_without_codec_warnings(frames, capfd):
+    """FFmpeg's messages reach the server's log from C (fd 2): a WebM export prints none."""
+    capfd.readouterr()
+    to_webm(frames, fps=2)
+    out, err = capfd.readouterr()
+    assert "not supported" not in err and "FFMPEG" not in err, err

@@ -10,8 +10,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,9 @@ __all__ = ["to_gif", "to_webm", "to_png", "to_jpeg", "to_png_strip", "to_html", 
            "render_exports", "FORMATS", "MIME"]
 
 FORMATS = ("gif", "webm", "png", "html", "npz")
+# The WebM muxer keeps no codec tags, so FFmpeg says the "VP80" tag is unknown to it, then writes
+# VP8 by its codec id, as wanted; it says so from C on every file.
+HARMLESS_TAG_WARNING = b"is not supported with codec id"
 MIME = {"gif": "image/gif", "webm": "video/webm", "png": "image/png", "html": "text/html",
         "npz": "application/octet-stream"}
 
@@ -61,6 +66,25 @@ def to_gif(frames: np.ndarray, fps: float = 2.0, loop: bool = True) -> bytes:
     return buf.getvalue()
 
 
+@contextmanager
+def _without_line(harmless: bytes) -> Iterator[None]:
+    """Hold what C code writes to stderr (fd 2) meanwhile, and pass on every line but those
+    containing ``harmless``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().splitlines(keepends=True) if harmless not in line]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
 def to_webm(frames: np.ndarray, fps: float = 2.0) -> bytes:
     """WebM (VP8) video of uint8 (N, H, W, 3) frames, playable in browsers. Odd sizes are padded
     to even ones, as the codec needs."""
@@ -68,7 +92,7 @@ def to_webm(frames: np.ndarray, fps: float = 2.0) -> bytes:
     _check_fps(fps)
     n, h, w, _ = frames.shape
     H, W = h + h % 2, w + w % 2
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _without_line(HARMLESS_TAG_WARNING):
         path = os.path.join(tmp, "out.webm")
         writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"VP80"), fps, (W, H))
         if not writer.isOpened():
