@@ -85,8 +85,8 @@ def frames_animation(panels: Sequence[np.ndarray], panel_titles: Sequence[str],
             "transition": {"duration": 0}}
     layout: dict = {
         "title": {"text": title} if title else None,
-        "margin": {"l": 10, "r": 10, "t": 70 if title else 40, "b": 10},
-        "height": int(panels[0].shape[1] * max(1.0, 2.0 / k) + 170), "plot_bgcolor": "white",
+        "margin": {"l": 10, "r": 10, "t": 70 if title else 40, "b": 60},
+        "height": int(panels[0].shape[1] * max(1.0, 2.0 / k) + 220), "plot_bgcolor": "white",
         "annotations": [{"text": panel_titles[i], "x": sum(domains[i]) / 2, "y": 1.0, "xref": "paper",
                          "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
                          "font": {"size": 14}} for i in range(k)],
@@ -96,8 +96,8 @@ def frames_animation(panels: Sequence[np.ndarray], panel_titles: Sequence[str],
                                      {"label": "Pause", "method": "animate",
                                       "args": [[None], {"frame": {"duration": 0, "redraw": False},
                                                         "mode": "immediate"}]}]}],
-        "sliders": [{"active": 0, "x": 0.12, "len": 0.88, "y": -0.02, "yanchor": "top",
-                     "currentvalue": {"prefix": ""},
+        "sliders": [{"active": 0, "x": 0.16, "len": 0.84, "y": -0.02, "yanchor": "top",
+                     "currentvalue": {"prefix": "", "xanchor": "right"},
                      "steps": [{"label": frame_labels[t], "method": "animate",
                                 "args": [[str(t)], {"frame": {"duration": 0, "redraw": True},
                                                     "mode": "immediate"}]} for t in range(n)]}]}
@@ -122,8 +122,9 @@ def probability_figure(curves: dict[str, np.ndarray], class_names: Sequence[str]
             fig.add_trace(go.Scatter(x=x, y=probs[:, c], mode="lines+markers",
                                      name=f"{class_names[c]} ({run})", legendgroup=run,
                                      line={"dash": dashes[r % 3], "color": _colour(k)}))
-    fig.update_layout(xaxis_title=x_title, yaxis_title="probability", yaxis_range=[0, 1],
-                      template="plotly_white", height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    fig.update_layout(xaxis={"title": {"text": x_title}, "tick0": 1, "dtick": 1}, yaxis_title="probability",
+                      yaxis_range=[0, 1], template="plotly_white", height=320,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return fig
 
 
@@ -197,12 +198,13 @@ def grid_figure(grid: GlanceGrid, class_names: Sequence[str]) -> go.Figure:
     as colour, the predicted class as text; a first row for the clean image."""
     z = np.vstack([grid.clean_probs[None], grid.true_probs])
     rows = ["clean"] + [f"crafted at {n}" for n in grid.crafted]
-    text = [[class_names[grid.label]] * len(grid.evaluated)] + \
-        [[class_names[int(c)] for c in row] for row in grid.predicted]
+    true = class_names[grid.label]
+    text = [[true] * len(grid.evaluated)] + [[class_names[int(c)] for c in row] for row in grid.predicted]
     data = [{"type": "heatmap", "z": z.tolist(), "x": [f"read at {m}" for m in grid.evaluated], "y": rows,
-             "zmin": 0, "zmax": 1, "colorscale": "Viridis", "text": text, "texttemplate": "%{text}<br>%{z:.2f}",
-             "colorbar": {"title": {"text": f"P({class_names[grid.label]})"}},
-             "hovertemplate": "%{y}, %{x}: %{text}, P(true)=%{z:.3f}<extra></extra>"}]
+             "zmin": 0, "zmax": 1, "colorscale": "Viridis", "text": text,
+             "texttemplate": f"reads %{{text}}<br>P({true}) %{{z:.2f}}",
+             "colorbar": {"title": {"text": f"P({true})"}},
+             "hovertemplate": f"%{{y}}, %{{x}}: the model reads %{{text}}; P({true}) = %{{z:.3f}}<extra></extra>"}]
     layout = {"title": {"text": f"Does thinking longer recover {class_names[grid.label]}? "
                                 "(attack crafted against N glances, read at M)"},
               "yaxis": {"autorange": "reversed"}, "template": "plotly_white", "height": 360,

@@ -138,14 +138,44 @@ def to_png_strip(frames: np.ndarray, columns: int | None = None, gap: int = 4) -
     return to_png(sheet)
 
 
-def to_html(figures: Sequence[go.Figure], title: str, notes: Sequence[str] = ()) -> bytes:
-    """A standalone interactive page (plotly.js inlined once, no network needed)."""
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def summary(metadata: dict[str, Any]) -> list[str]:
+    """An export's metadata in a few sentences: the checkpoint, the image, the attack and its outcome."""
+    names = metadata.get("class_names") or []
+
+    def name(k: Any) -> str:
+        return names[k] if isinstance(k, int) and 0 <= k < len(names) else str(k)
+
+    checkpoint, image = metadata.get("checkpoint") or {}, metadata.get("image") or {}
+    lines = [f"Checkpoint {checkpoint.get('name', '?')}, image {image.get('name', '?')}, "
+             f"read at {metadata.get('glances', '?')} glances."]
+    attack, outcome = metadata.get("attack"), metadata.get("outcome")
+    if attack and outcome:
+        size = f"{attack['eps_255']:g}/255" if attack.get("eps_255") is not None else f"{attack.get('eps'):g} (L2)"
+        goal = "a wrong class" if attack.get("target") == "untargeted" else name(outcome.get("target"))
+        lines.append(f"PGD {attack.get('norm')}, epsilon {size}, {attack.get('steps')} steps, seed "
+                     f"{attack.get('seed')}, aimed at {goal} against {attack.get('glances')} glances: "
+                     f"{'reached' if outcome.get('success') else 'did not reach'} it; the model reads "
+                     f"{name(outcome.get('adversarial_prediction'))}.")
+    return lines
+
+
+def to_html(figures: Sequence[go.Figure], title: str, notes: Sequence[str] = (),
+            metadata: dict[str, Any] | None = None) -> bytes:
+    """A standalone interactive page (plotly.js inlined once, no network needed): the notes, the
+    figures, and the metadata as JSON folded away at the end."""
     if not figures:
         raise ValueError("need at least one figure")
     parts = [pio.to_html(fig, full_html=False, include_plotlyjs=(i == 0), auto_play=False)
              for i, fig in enumerate(figures)]
-    esc = lambda s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # noqa: E731
+    esc = _escape
     body = "\n".join(f"<p>{esc(n)}</p>" for n in notes) + "\n".join(parts)
+    if metadata is not None:
+        record = esc(json.dumps(metadata, sort_keys=True, indent=2))
+        body += f"\n<details><summary>Metadata (JSON)</summary><pre>{record}</pre></details>"
     page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{esc(title)}</title></head>"
             f"<body style='font-family:sans-serif'><h2>{esc(title)}</h2>\n{body}\n</body></html>\n")
     return page.encode("utf-8")
@@ -201,7 +231,7 @@ def render_exports(image: np.ndarray, clean: Prediction, attack: AttackRun | Non
         figures = [glance_figure(image, clean, attack, class_names, box, display)]
         if attack is not None:
             figures.append(drift_figure(attack, class_names, box, display))
-        return to_html(figures, title, [json.dumps(metadata, sort_keys=True)])
+        return to_html(figures, title, summary(metadata), metadata)
 
     makers = {"gif": lambda: to_gif(frames, fps), "webm": lambda: to_webm(frames, fps),
               "png": lambda: to_png(glance_sheet(image, clean, attack, class_names, box, display)), "html": html,
