@@ -92,6 +92,7 @@ def test_sample_and_glance_count_change_the_animation(app):
     assert figure(app, "glances_chart")["frames"][0]["data"][0]["source"] != first
 
 
+@pytest.mark.slow
 def test_attack_shows_both_sides_pull_drift_and_perturbation(app):
     app.sidebar.slider(key="eps").set_value(32).run()
     app.sidebar.slider(key="steps").set_value(30).run()
@@ -224,6 +225,7 @@ def test_model_choice_listed_uploaded_and_refused(app, tmp_path):
     assert "mine.safetensors" in app.caption[0].value
 
 
+@pytest.mark.slow
 def test_l2_chosen_class_and_restarts(app):
     label_class = app.sidebar.selectbox(key="sample").value.split(" (")[0]
     app.sidebar.radio(key="norm").set_value("L2").run()
@@ -262,6 +264,7 @@ def test_a_failing_attack_gets_a_message_and_the_page_goes_on(app, monkeypatch):
     assert figure(app, "glances_chart")["frames"]  # the clean view is still there
 
 
+@pytest.mark.slow
 def test_a_model_gets_its_tasks_gallery_or_a_warning_where_none_is_shipped(app, tmp_path):
     from programs.train import get_args_parser, main
 

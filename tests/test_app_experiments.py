@@ -70,6 +70,7 @@ def downloads(monkeypatch):
     return seen
 
 
+@pytest.mark.slow
 def test_compare_two_models_on_the_same_attack(form, baseline, downloads):
     sample = load_samples()[3]
     at = page(sample=sample.name, seed="3", tab="Compare models")
@@ -171,6 +172,7 @@ def test_the_defender_reads_the_attack_at_another_count_without_reattacking(form
     assert len(figure(at, "glances_chart")["frames"]) == 8
 
 
+@pytest.mark.slow
 def test_glance_grid_equals_direct_attacks_read_at_each_count(form):
     sample = load_samples()[0]
     at = page(sample=sample.name, seed="4", tab="Glance grid")
@@ -186,6 +188,7 @@ def test_glance_grid_equals_direct_attacks_read_at_each_count(form):
         assert z[0, j] == pytest.approx(predict(form, sample.image, m).probs[sample.label], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_race_from_metadata_and_on_this_image(form):
     sample = load_samples()[2]
     at = page(sample=sample.name, steps="10", tab="Race")
@@ -212,6 +215,7 @@ def test_race_from_metadata_and_on_this_image(form):
         assert line["x"] == list(direct.steps)
 
 
+@pytest.mark.slow
 def test_batch_of_the_gallery_with_csv(form, downloads):
     at = page(tab="Batch", steps="5")
     at.button(key="run_batch").click().run()

@@ -54,6 +54,7 @@ def test_same_result_as_captum_pgd(model, batch, targeted):
     assert all(p.grad is None for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_targeted_success_near_certain_at_32(model, batch):
     x, y = batch
     # 50 steps of 4/255: the adversarially trained default resists PGD-20 of 1.6/255 steps

@@ -125,6 +125,7 @@ def test_task_registry_and_batches():
 
 
 
+@pytest.mark.slow
 def test_a_cued_checkpoint_records_its_task_and_is_evaluated_on_it(tmp_path):
     from programs.evaluate import cli as evaluate
     from programs.train import get_args_parser, main

@@ -62,6 +62,7 @@ def test_guide_settings_are_checked(changes, message):
         TrainConfig(**changes)
 
 
+@pytest.mark.slow
 def test_training_with_the_guide_moves_glance_one_onto_the_cue(tmp_path):
     """The same tiny run with and without the guide: only the guided one looks at the cue first."""
     x, _, _ = make_batch("test", range(64), task="cued-fashion-mnist")

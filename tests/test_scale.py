@@ -124,6 +124,7 @@ def test_resnet50_s3ta_trains_resumes_and_evaluates_under_torchrun(folder, tmp_p
     assert clean[3] > 1 / 3  # better than chance after a few adversarial steps
 
 
+@pytest.mark.slow
 def test_paper_configs_build_with_the_right_attention_maps():
     from programs.train.config import load_configs
 

@@ -30,6 +30,7 @@ def clean_stats(model, batch):
     return float((out.logits.argmax(1) == y).float().mean()), attention_on_item(out.attention, boxes)
 
 
+@pytest.mark.slow
 def test_default_checkpoint_floors(test_batch):
     model = load_model()
     assert model.config.arch == "s3ta" and not model.training
@@ -75,6 +76,7 @@ def test_clean_trained_checkpoint_floors(test_batch):
     assert (mass[:100] - adv_mass)[ok].mean() >= 0.2
 
 
+@pytest.mark.slow
 def test_baseline_checkpoint_is_the_same_backbone_adversarially_trained(test_batch):
     default = load_model()
     model = load_model(ASSETS / "baseline_default.safetensors")
@@ -93,6 +95,7 @@ def cued_batch():
     return make_batch("test", range(N), seed=0, task="cued-fashion-mnist")
 
 
+@pytest.mark.slow
 def test_cued_checkpoint_reads_the_cue_then_the_named_item(cued_batch):
     """The two-look solution (docs/findings.md): glance 1 on the cue and at chance, the later
     glances on the item of the cue's colour and right; its race is stored for the app."""
@@ -112,6 +115,7 @@ def test_cued_checkpoint_reads_the_cue_then_the_named_item(cued_batch):
     assert rows and {r["glances"] for r in rows} == {1, 2, 4, 8} and {r["eps_255"] for r in rows} == {8.0, 16.0}
 
 
+@pytest.mark.slow
 def test_cued_baseline_is_the_same_backbone_and_pgd_stage_and_cannot_read_the_cue(cued_batch):
     """Without attention the cued task's answer is one of three items: about a third of what the
     two-look S3TA reads (0.36 against 0.72 on 1,000 canvases)."""

@@ -27,6 +27,7 @@ TINY = ["--set", "model.backbone_widths=[8,16,16]", "--set", "model.lstm_size=32
         "--set", "train.warmup_steps=1", "--set", "train.glances_max=3", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
     model = build_model(ModelConfig(backbone_widths=(8, 16, 32), lstm_size=64)).train()
     x, y, _ = make_batch("train", range(32))
@@ -85,6 +86,7 @@ def test_noise_eps_out_of_range_is_refused(value):
         TrainConfig(noise_eps=value)
 
 
+@pytest.mark.slow
 def test_cli_trains_saves_and_resumes_exactly(tmp_path):
     args = get_args_parser().parse_args(["--out", str(tmp_path / "a"), "--set", "train.epochs=2",
                                          "--set", 'train.adv={"method": "fgsm"}', *TINY])

@@ -75,6 +75,7 @@ def test_html_escapes_its_text():
     assert "<script>x</script>" not in page and "&lt;script&gt;" in page and "a &lt; b" in page
 
 
+@pytest.mark.slow
 def test_cli_renders_each_image_and_skips_broken_files(tmp_path):
     images = tmp_path / "in"
     images.mkdir()

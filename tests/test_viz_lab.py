@@ -88,6 +88,7 @@ def test_gate_bounds_concurrency_and_times_out():
     t.join()
 
 
+@pytest.mark.slow
 def test_eight_concurrent_attacks_equal_sequential_ones(model):
     samples = load_samples()[:8]
     cfgs = [AttackConfig(eps=(8 + 2 * i) / 255, steps=8, target="random" if i % 2 else "untargeted")
