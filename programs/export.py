@@ -23,7 +23,7 @@ from model.checkpoint import DEFAULT_CHECKPOINT, file_sha256
 from model.data.imagefolder import IMAGE_EXTENSIONS
 from model.inference import predict
 from viz.files import FORMATS, export_metadata, render_exports
-from viz.frames import Display, auto_zoom
+from viz.frames import Display, Shown, auto_zoom
 
 __all__ = ["get_args_parser", "main", "cli"]
 
@@ -102,10 +102,9 @@ def main(args: argparse.Namespace) -> list[Path]:
                 print(f"{path.name}: already predicted as the target class; no attack", file=sys.stderr)
             else:
                 attack = run_attack(model, image, clean.label, glances, cfg, args.seed)
-        meta = export_metadata(checkpoint, path.name, hashlib.sha256(data).hexdigest(), glances,
-                               attack, names, None)
-        files = render_exports(image, clean, attack, names, None, display, meta, formats, args.fps,
-                               f"S3TA Lab: {path.name}")
+        shown = Shown(image, clean, attack, names)
+        meta = export_metadata(shown, checkpoint, path.name, hashlib.sha256(data).hexdigest(), glances)
+        files = render_exports(shown, display, meta, formats, args.fps, f"S3TA Lab: {path.name}")
         for fmt, data in files.items():
             target_path = args.out / f"{path.stem}.{fmt}"
             target_path.write_bytes(data)

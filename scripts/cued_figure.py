@@ -21,7 +21,7 @@ from compute.runs import run_attack
 from model.attacks import AttackConfig
 from model.inference import predict
 from viz.files import to_jpeg, to_png
-from viz.frames import caption, glance_frames
+from viz.frames import Display, caption, glance_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def row(model, image: np.ndarray, box: tuple[int, int, int, int], glances: int, names: list[str],
         title: str) -> np.ndarray:
     pred = predict(model, image, glances)
-    frames = glance_frames(image, pred.attention, zoom=2, cmap="inferno", alpha=0.55, box=box)
+    frames = glance_frames(image, pred.attention, Display(zoom=2, cmap="inferno", alpha=0.55), box=box)
     panels = [caption(f, f"{t + 1}: {names[int(pred.step_probs[t].argmax())][:11]} {pred.step_probs[t].max():.2f}")
               for t, f in enumerate(frames)]
     return caption(np.concatenate(panels, axis=1), title, height=22)

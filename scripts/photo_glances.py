@@ -21,7 +21,7 @@ from compute.images import prepare_image
 from model.efficientnet_lite import load_pretrained
 from model.inference import predict
 from viz.files import to_jpeg, to_png
-from viz.frames import caption, glance_frames
+from viz.frames import Display, caption, glance_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +44,7 @@ def main() -> None:
         with torch.no_grad():
             pred = predict(model, image, args.glances)
             own = int(teacher(torch.from_numpy(image).permute(2, 0, 1)[None]).argmax(1))
-        frames = glance_frames(image, pred.attention, None, zoom=1, cmap="inferno", alpha=0.55)
+        frames = glance_frames(image, pred.attention, Display(zoom=1, cmap="inferno", alpha=0.55))
         panels = [caption(f, f"glance {t + 1}: {names[int(pred.step_probs[t].argmax())][:22]} "
                              f"{pred.step_probs[t].max():.2f}") for t, f in enumerate(frames)]
         rows.append(caption(np.concatenate(panels, axis=1), f"{name}: the pretrained network says {names[own]}",

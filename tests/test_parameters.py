@@ -83,7 +83,7 @@ CASES = {
     "animation frame time": (lambda: figures.frames_animation([np.zeros((1, 4, 4, 3), np.uint8)], ["a"], ["f"],
                                                                frame_ms=0), "frame_ms must be"),
     "gif fps": (lambda: files.to_gif(np.zeros((1, 4, 4, 3), np.uint8), fps=100), "fps must be"),
-    "export format": (lambda: files.render_exports(IMG, None, None, [], None, Display(), {}, ["mp4"]),
+    "export format": (lambda: files.render_exports(frames.Shown(IMG, None, None, []), Display(), {}, ["mp4"]),
                       "formats must be"),
     "image fit": (lambda: images.prepare_image(b"x", 32, fit="zoom"), "fit must be"),
     "image size": (lambda: images.prepare_image(b"x", 2), "size must be"),

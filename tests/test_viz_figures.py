@@ -12,7 +12,7 @@ from model import AttackConfig, load_model
 from model.inference import predict
 from model.metrics import box_mass, js_divergence, select_head
 from viz.figures import drift_figure, frames_animation, glance_figure
-from viz.frames import Display, export_frames, glance_frames, side_by_side
+from viz.frames import Display, Shown, export_frames, glance_frames, side_by_side
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +45,19 @@ def test_attack_run_is_seeded_and_in_the_ball(setup):
 
 def test_glance_frames_mark_the_peak_and_select_heads(setup):
     _, sample, clean, _ = setup
-    frames = glance_frames(sample.image, clean.attention, head=2, zoom=2, box=sample.box)
+    frames = glance_frames(sample.image, clean.attention, Display(head=2, zoom=2), box=sample.box)
     assert frames.shape == (4, 192, 192, 3) and frames.dtype == np.uint8
     np.testing.assert_allclose(select_head(clean.attention, None), clean.attention.mean(axis=1))
     with pytest.raises(ValueError, match="head must be"):
         select_head(clean.attention, 4)
     with pytest.raises(ValueError, match="cmap"):
-        glance_frames(sample.image, clean.attention, cmap="rainbow")
+        glance_frames(sample.image, clean.attention, Display(cmap="rainbow"))
 
 
 def test_figures_are_valid_plotly_with_one_frame_per_glance(setup):
     model, sample, clean, run = setup
     names = model.metadata["class_names"]
-    fig = glance_figure(sample.image, clean, run, names, sample.box, Display(head=1))
+    fig = glance_figure(Shown(sample.image, clean, run, names, sample.box), Display(head=1))
     spec = fig.to_dict()
     go.Figure(spec)  # plotly's own validator accepts the hand-built figure
     assert len(spec["frames"]) == 4 and all(len(f["data"]) == 4 for f in spec["frames"])
@@ -72,9 +72,9 @@ def test_figures_are_valid_plotly_with_one_frame_per_glance(setup):
 
 def test_export_frames_put_clean_and_adversarial_side_by_side(setup):
     model, sample, clean, run = setup
-    frames = export_frames(sample.image, clean, run, model.metadata["class_names"], sample.box, Display(zoom=2))
+    frames = export_frames(Shown(sample.image, clean, run, model.metadata["class_names"], sample.box), Display(zoom=2))
     assert frames.shape == (4, 192 + 18, 2 * 192 + 4, 3)
-    single = export_frames(sample.image, clean, None, model.metadata["class_names"], None, Display(zoom=2))
+    single = export_frames(Shown(sample.image, clean, None, model.metadata["class_names"]), Display(zoom=2))
     assert single.shape == (4, 210, 192, 3)
     with pytest.raises(ValueError):
         side_by_side([frames, single], [["a"] * 4, ["b"] * 4])

@@ -134,11 +134,12 @@ def test_lab_caches_attributions_and_renders_exports(model):
                        "integrated_gradients/adversarial"}
     assert lab.attributions(s, run) is a1
     from viz.files import export_metadata, render_exports
-    from viz.frames import Display
+    from viz.frames import Display, Shown
 
     def exports(checkpoint, formats):  # what the page's export view renders from the Lab's results
-        meta = export_metadata(checkpoint, s.image_name, "0" * 64, s.glances, run, s.class_names, s.box)
-        return render_exports(s.image, lab.clean(s), run, s.class_names, s.box, Display(), meta, formats)
+        shown = Shown(s.image, lab.clean(s), run, s.class_names, s.box)
+        meta = export_metadata(shown, checkpoint, s.image_name, "0" * 64, s.glances)
+        return render_exports(shown, Display(), meta, formats)
     files = exports({"name": "default", "sha256": "0" * 64}, formats=("gif", "npz"))
     assert set(files) == {"gif", "npz"}
     with pytest.raises(ValueError, match="formats"):

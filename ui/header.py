@@ -15,8 +15,7 @@ def render(scene: Scene) -> None:
     names, run, shown = scene.class_names, scene.run, scene.shown
     left, right = st.columns([3, 1])
     with left:
-        s = scene.subject
-        st.plotly_chart(glance_figure(s.image, scene.clean, shown, names, s.box, scene.display), key="glances_chart")
+        st.plotly_chart(glance_figure(scene.shown_record(), scene.display), key="glances_chart")
     with right:
         top5(scene.clean, names, "Clean")
         if shown is not None:

@@ -11,7 +11,7 @@ from compute.lab import Subject
 from model.attacks import AttackConfig
 from model.inference import Prediction
 from model.records import AttackRun
-from viz.frames import Display
+from viz.frames import Display, Shown
 
 from .resources import lab
 from .sidebar import AttackChoice, ImageChoice, ModelChoice
@@ -52,6 +52,11 @@ class Scene:
     @property
     def class_names(self) -> list[str]:
         return self.choice.class_names
+
+    def shown_record(self) -> Shown:
+        """What the drawing functions draw: the defender's view of the image and the attack."""
+        s = self.subject
+        return Shown(s.image, self.clean, self.shown, self.class_names, s.box)
 
 
 def build_scene(choice: ModelChoice, picked: ImageChoice, glances: int, attack: AttackChoice,

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import cv2
 import numpy as np
 import plotly.graph_objects as go
 
-from model.inference import Prediction
 from model.records import AttackRun, Box, GlanceGrid, ImageRace
 
-from .frames import Display, drift_panel, glance_frames, glance_panels
+from .frames import Display, Shown, drift_panel, glance_frames, glance_panels
 
 __all__ = ["image_data_uri", "frames_animation", "probability_figure", "glance_figure", "drift_figure",
            "race_figure", "compare_figure", "grid_figure", "image_race_figure"]
@@ -134,11 +134,9 @@ def _colour(k: int) -> str:
     return palette[k % len(palette)]
 
 
-def glance_figure(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
-                  class_names: Sequence[str], box: Box | None,
-                  display: Display) -> go.Figure:
+def glance_figure(shown: Shown, display: Display) -> go.Figure:
     """The glances animated over the clean and adversarial image side by side, scanpath on top."""
-    panels, titles, captions, paths = glance_panels(image, clean, attack, class_names, box, display)
+    panels, titles, captions, paths = glance_panels(shown, display)
     labels = [f"glance {t + 1}" for t in range(panels[0].shape[0])]
     return frames_animation(panels, titles, labels, paths, hover=captions,
                             title=f"Attention per glance ({display.head_name})")
@@ -179,8 +177,8 @@ def compare_figure(runs: Sequence[tuple[str, bool, AttackRun]], class_names: Seq
     panels, titles, hover = [], [], []
     for name, has_attention, run in runs:
         pred = run.prediction
-        frames = glance_frames(run.image, pred.attention, display.head if has_attention else None, display.zoom,
-                               display.cmap, display.alpha if has_attention else 0.0, box, scanpath=False)
+        look = display if has_attention else replace(display, head=None, alpha=0.0)  # the image alone
+        frames = glance_frames(run.image, pred.attention, look, box, scanpath=False)
         panels.append(np.concatenate([frames, np.repeat(frames[-1:], n - frames.shape[0], axis=0)]))
         verdict = "reached" if run.success else "missed"
         goal = run.goal(class_names)

@@ -25,10 +25,10 @@ from PIL import Image
 
 from model.attacks import attack_settings
 from model.inference import Prediction
-from model.records import AttackRun, Box
+from model.records import AttackRun
 
 from .figures import drift_figure, glance_figure
-from .frames import Display, export_frames, glance_sheet
+from .frames import Display, Shown, export_frames, glance_sheet
 
 __all__ = ["to_gif", "to_webm", "to_png", "to_jpeg", "to_png_strip", "to_html", "to_npz", "export_metadata",
            "render_exports", "FORMATS", "MIME"]
@@ -181,13 +181,13 @@ def to_html(figures: Sequence[go.Figure], title: str, notes: Sequence[str] = (),
     return page.encode("utf-8")
 
 
-def export_metadata(checkpoint: dict[str, Any], image_name: str, image_sha256: str, glances: int,
-                    attack: AttackRun | None, class_names: Sequence[str],
-                    box: Box | None) -> dict[str, Any]:
-    """What an export was made from: checkpoint (name, sha256), image, glances, attack
-    settings and seed, outcome."""
+def export_metadata(shown: Shown, checkpoint: dict[str, Any], image_name: str, image_sha256: str,
+                    glances: int) -> dict[str, Any]:
+    """What an export was made from: checkpoint (name, sha256), image (its file's name and
+    sha256), glances, attack settings and seed, outcome."""
+    attack, box = shown.attack, shown.box
     meta: dict[str, Any] = {"checkpoint": checkpoint, "image": {"name": image_name, "sha256": image_sha256},
-                            "glances": int(glances), "class_names": list(class_names),
+                            "glances": int(glances), "class_names": list(shown.class_names),
                             "box": None if box is None else [int(v) for v in box]}
     if attack is not None:
         meta["attack"] = attack_settings(attack.config, attack.seed, attack.glances)
@@ -217,23 +217,21 @@ def to_npz(image: np.ndarray, clean: Prediction, attack: AttackRun | None, metad
     return buf.getvalue()
 
 
-def render_exports(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
-                   class_names: Sequence[str], box: Box | None, display: Display,
-                   metadata: dict[str, Any], formats: Sequence[str] = FORMATS, fps: float = 2.0,
-                   title: str = "S3TA Lab") -> dict[str, bytes]:
+def render_exports(shown: Shown, display: Display, metadata: dict[str, Any], formats: Sequence[str] = FORMATS,
+                   fps: float = 2.0, title: str = "S3TA Lab") -> dict[str, bytes]:
     """Every requested export of one analysis, as bytes by format."""
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise ValueError(f"formats must be among {FORMATS}, got {list(formats)}")
-    frames = export_frames(image, clean, attack, class_names, box, display)
+    frames = export_frames(shown, display)
 
     def html() -> bytes:
-        figures = [glance_figure(image, clean, attack, class_names, box, display)]
-        if attack is not None:
-            figures.append(drift_figure(attack, class_names, box, display))
+        figures = [glance_figure(shown, display)]
+        if shown.attack is not None:
+            figures.append(drift_figure(shown.attack, shown.class_names, shown.box, display))
         return to_html(figures, title, summary(metadata), metadata)
 
     makers = {"gif": lambda: to_gif(frames, fps), "webm": lambda: to_webm(frames, fps),
-              "png": lambda: to_png(glance_sheet(image, clean, attack, class_names, box, display)), "html": html,
-              "npz": lambda: to_npz(image, clean, attack, metadata)}
+              "png": lambda: to_png(glance_sheet(shown, display)), "html": html,
+              "npz": lambda: to_npz(shown.image, shown.clean, shown.attack, metadata)}
     return {f: makers[f]() for f in formats}

@@ -20,7 +20,8 @@ from model.records import AttackRun, Box
 
 __all__ = ["COLORMAPS", "Display", "auto_zoom", "to_uint8", "upsample", "heatmap", "overlay", "draw_box",
            "enlarge", "glance_frames", "caption", "side_by_side", "amplified_perturbation",
-           "attribution_image", "glance_panels", "drift_panel", "export_frames", "glance_sheet", "no_attention_panel",
+           "attribution_image", "Shown", "glance_panels", "drift_panel", "export_frames", "glance_sheet",
+           "no_attention_panel",
            "compare_panels"]
 
 COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS,
@@ -95,18 +96,17 @@ BOX_COLOUR = (0, 255, 0)
 PATH_COLOUR = (0, 200, 255)
 
 
-def glance_frames(image: np.ndarray, attention: np.ndarray, head: int | None = None, zoom: int = 3,
-                  cmap: str = "inferno", alpha: float = 0.6,
-                  box: Box | None = None, scanpath: bool = True,
-                  shared_scale: bool = False) -> np.ndarray:
+def glance_frames(image: np.ndarray, attention: np.ndarray, display: Display | None = None,
+                  box: Box | None = None, scanpath: bool = True, shared_scale: bool = False) -> np.ndarray:
     """One frame per glance: (N, H*zoom, W*zoom, 3) uint8 from an (H, W, 3) image in [0, 1] and
-    attention (N, heads, h, w). The scanpath joins the peaks of glances 1..t. With
-    ``shared_scale`` every frame uses the largest attention value of the run as full colour."""
+    attention (N, heads, h, w), drawn with ``display``'s head, zoom, colour map and opacity. The
+    scanpath joins the peaks of glances 1..t. With ``shared_scale`` every frame uses the largest
+    attention value of the run as full colour."""
     if attention.ndim != 4:
         raise ValueError(f"attention must be (N, heads, h, w), got shape {attention.shape}")
-    if cmap not in COLORMAPS:
-        raise ValueError(f"cmap must be one of {sorted(COLORMAPS)}, got {cmap!r}")
-    maps = select_head(attention, head)
+    display = display or Display()
+    zoom, cmap, alpha = display.zoom, display.cmap, display.alpha
+    maps = select_head(attention, display.head)
     big = enlarge(np.asarray(image, dtype=np.float32), zoom)
     size = big.shape[:2]
     points = np.round(peaks(maps, size)).astype(int)  # (N, 2) x, y
@@ -115,7 +115,7 @@ def glance_frames(image: np.ndarray, attention: np.ndarray, head: int | None = N
     for t in range(maps.shape[0]):
         frame = overlay(big, maps[t], alpha=alpha, cmap=cmap, vmax=vmax)
         if box is not None:
-            frame = draw_box(frame, tuple(v * zoom for v in box), BOX_COLOUR, max(1, zoom // 2))
+            frame = draw_box(frame, Box(*box).scaled(zoom), BOX_COLOUR, max(1, zoom // 2))
         if scanpath:
             for a, b in zip(points[:t], points[1:t + 1]):
                 cv2.line(frame, tuple(map(int, a)), tuple(map(int, b)), PATH_COLOUR, 1, cv2.LINE_AA)
@@ -216,20 +216,30 @@ def _frame_titles(pred: Prediction, class_names: Sequence[str], run: str) -> lis
             for t, p in enumerate(pred.step_probs)]
 
 
-def glance_panels(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
-                  class_names: Sequence[str], box: Box | None,
-                  display: Display, scanpath: bool = False
+@dataclass(frozen=True)
+class Shown:
+    """What is shown: an (H, W, 3) image in [0, 1], its clean prediction, the attack on it (or
+    None), the model's class names and the object's box (or None)."""
+
+    image: np.ndarray
+    clean: Prediction
+    attack: AttackRun | None
+    class_names: Sequence[str]
+    box: Box | None = None
+
+
+def glance_panels(shown: Shown, display: Display, scanpath: bool = False
                   ) -> tuple[list[np.ndarray], list[str], list[list[str]], list[np.ndarray]]:
     """(panels of (N, H, W, 3) frames, panel titles, per-frame captions, scanpaths (N, 2) in the
     panels' pixels) for the clean image and, when there is one, the adversarial image; with
     ``scanpath`` the path is also drawn into the frames (the exports have no plotly on top)."""
-    runs = [("clean", image, clean)]
+    class_names, attack = shown.class_names, shown.attack
+    runs = [("clean", shown.image, shown.clean)]
     if attack is not None:
         runs.append(("adversarial", attack.image, attack.prediction))
     panels, titles, captions, paths = [], [], [], []
     for name, img, pred in runs:
-        panels.append(glance_frames(img, pred.attention, display.head, display.zoom, display.cmap,
-                                    display.alpha, box, scanpath=scanpath))
+        panels.append(glance_frames(img, pred.attention, display, shown.box, scanpath=scanpath))
         titles.append(f"{name}: {class_names[pred.label]} ({pred.probs.max():.0%})")
         captions.append(_frame_titles(pred, class_names, name))
         size = (img.shape[0] * display.zoom, img.shape[1] * display.zoom)
@@ -242,20 +252,17 @@ def drift_panel(attack: AttackRun, class_names: Sequence[str], box: Box | None,
     """Frames (S, H, W, 3) of attention (mean over glances) over each attack iterate, captions."""
     d = attack.drift
     maps = d.attention.mean(axis=1)  # (S, heads, h, w): where the whole unroll looks
-    frames = np.stack([glance_frames(d.images[s], maps[s][None], display.head, display.zoom,
-                                     display.cmap, display.alpha, box, scanpath=False)[0]
+    frames = np.stack([glance_frames(d.images[s], maps[s][None], display, box, scanpath=False)[0]
                        for s in range(len(d.labels))])
     captions = [f"{lab}: {class_names[int(p.argmax())]} {float(p.max()):.0%}"
                 for lab, p in zip(d.labels, d.probs)]
     return frames, captions
 
 
-def export_frames(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
-                  class_names: Sequence[str], box: Box | None,
-                  display: Display) -> np.ndarray:
+def export_frames(shown: Shown, display: Display) -> np.ndarray:
     """(N, H', W', 3) uint8: clean | adversarial per glance with scanpaths and captions, the
     frames of the GIF, WebM and PNG strip."""
-    panels, _, captions, _ = glance_panels(image, clean, attack, class_names, box, display, scanpath=True)
+    panels, _, captions, _ = glance_panels(shown, display, scanpath=True)
     return side_by_side(panels, captions)
 
 
@@ -270,12 +277,10 @@ def _grid(cells: Sequence[Sequence[np.ndarray]], gap: int = 4) -> np.ndarray:
     return sheet
 
 
-def glance_sheet(image: np.ndarray, clean: Prediction, attack: AttackRun | None,
-                 class_names: Sequence[str], box: Box | None,
-                 display: Display) -> np.ndarray:
+def glance_sheet(shown: Shown, display: Display) -> np.ndarray:
     """One uint8 picture that reads at a glance: the clean row over the adversarial row, one
     column per glance, each panel captioned with its glance, class and probability."""
-    panels, _, captions, _ = glance_panels(image, clean, attack, class_names, box, display, scanpath=True)
+    panels, _, captions, _ = glance_panels(shown, display, scanpath=True)
     return _grid([[caption(panel[t], captions[p][t]) for t in range(panel.shape[0])]
                   for p, panel in enumerate(panels)])
 
@@ -301,8 +306,7 @@ def compare_panels(image: np.ndarray, runs: Sequence[tuple[str, bool, AttackRun]
         delta, gain = amplified_perturbation(image, run.image, display.zoom)
         if has_attention:
             mean_map = run.prediction.attention.mean(axis=0, keepdims=True)  # (1, heads, h, w)
-            look = glance_frames(run.image, mean_map, display.head, display.zoom, display.cmap, display.alpha,
-                                 box, scanpath=False)[0]
+            look = glance_frames(run.image, mean_map, display, box, scanpath=False)[0]
         else:
             look = no_attention_panel(adv.shape[:2], "no attention maps:\nglobal average pooling")
         pred = run.prediction

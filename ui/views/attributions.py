@@ -24,8 +24,7 @@ def render(scene: Scene) -> None:
         st.markdown(f"**{name}** (for its predicted class, {names[pred.label]})")
         cols = st.columns(3)
         mean_attention = pred.attention.mean(axis=0, keepdims=True)  # over glances
-        cols[0].image(glance_frames(img, mean_attention, display.head, display.zoom, display.cmap, display.alpha,
-                                    subject.box, scanpath=False)[0],
+        cols[0].image(glance_frames(img, mean_attention, display, subject.box, scanpath=False)[0],
                       caption="attention (mean over glances)", width=240)
         cols[1].image(attribution_image(attrs[f"saliency/{name}"], img, display.zoom, display.cmap),
                       caption="captum Saliency |∂logit/∂x|", width=240)

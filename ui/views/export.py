@@ -9,7 +9,6 @@ import re
 import streamlit as st
 
 from compute.lab import Lab
-from ui.resources import lab
 from ui.scene import Scene, current
 from viz.files import FORMATS, MIME, export_metadata, render_exports
 
@@ -21,11 +20,10 @@ def render(scene: Scene) -> None:
     if st.button("Prepare exports", key="prepare_exports",
                  help="GIF, WebM, PNG strip, standalone HTML and NPZ of what is shown"):
         with st.spinner("Rendering exports…"):
-            clean = lab().clean(subject)
-            meta = export_metadata({"name": choice.name, "sha256": choice.sha256}, subject.image_name,
-                                   scene.picked.sha256, subject.glances, run, subject.class_names, subject.box)
-            files = render_exports(subject.image, clean, run, subject.class_names, subject.box, display, meta,
-                                   title=f"S3TA Lab: {subject.image_name}")
+            shown = scene.shown_record()
+            meta = export_metadata(shown, {"name": choice.name, "sha256": choice.sha256}, subject.image_name,
+                                   scene.picked.sha256, subject.glances)
+            files = render_exports(shown, display, meta, title=f"S3TA Lab: {subject.image_name}")
         st.session_state["exports"] = prepared = {"key": key, "files": files}
     if not prepared or prepared["key"] != key:
         st.caption("Exports follow the current image, attack and display settings.")
