@@ -302,3 +302,15 @@ def test_the_cued_model_looks_twice_in_the_page(app):
     assert titles[1].startswith("clean: Bag") and titles[2].startswith("clean: Trouser"), titles
     open_tab(app, "Race")
     assert figure(app, "race_dataset_chart")["data"]
+
+
+def test_model_view_is_a_readable_table_and_heads_are_shown_apart(app):
+    open_tab(app, "Model")
+    assert len(app.dataframe) == 2  # what it is, and what it measured
+    shown = app.dataframe[0].value.to_string()
+    assert "task" in shown and "cluttered-fashion-mnist" in shown and "{" not in shown
+    open_tab(app, "Heads")
+    assert not app.exception and len(app.get("image")) == 1  # the clean image's heads x glances sheet
+    run_attack(app)
+    assert len(app.get("image")) == 2  # and the adversarial image's
+    assert "4 heads (rows) by 4 glances" in app.get("image")[0].captions[0]

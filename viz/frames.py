@@ -9,7 +9,7 @@ display-only choices, so changing them never reruns a model.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -21,7 +21,7 @@ from model.records import AttackRun, Box
 __all__ = ["COLORMAPS", "Display", "auto_zoom", "to_uint8", "upsample", "heatmap", "overlay", "draw_box",
            "enlarge", "glance_frames", "caption", "side_by_side", "amplified_perturbation",
            "attribution_image", "Shown", "glance_panels", "drift_panel", "export_frames", "glance_sheet",
-           "no_attention_panel",
+           "no_attention_panel", "heads_sheet",
            "compare_panels"]
 
 COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS,
@@ -283,6 +283,18 @@ def glance_sheet(shown: Shown, display: Display) -> np.ndarray:
     panels, _, captions, _ = glance_panels(shown, display, scanpath=True)
     return _grid([[caption(panel[t], captions[p][t]) for t in range(panel.shape[0])]
                   for p, panel in enumerate(panels)])
+
+
+def heads_sheet(image: np.ndarray, attention: np.ndarray, display: Display, box: Box | None = None) -> np.ndarray:
+    """Every head side by side: one row per head, one column per glance, each panel that head's
+    map alone over the image (uint8). Shows what the head mean hides: heads that split the work."""
+    if attention.ndim != 4:
+        raise ValueError(f"attention must be (N, heads, h, w), got shape {attention.shape}")
+    rows = []
+    for h in range(attention.shape[1]):
+        frames = glance_frames(image, attention, replace(display, head=h), box, scanpath=False)
+        rows.append([caption(f, f"head {h} g{t + 1}") for t, f in enumerate(frames)])
+    return _grid(rows)
 
 
 def no_attention_panel(size: tuple[int, int], text: str = "no attention maps") -> np.ndarray:

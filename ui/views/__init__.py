@@ -43,6 +43,7 @@ VIEWS: tuple[View, ...] = (
     View("Attention pull", "pull.py", "This image", needs="attack"),
     View("Perturbation", "perturbation.py", "This image", needs="attack"),
     View("Attack drift", "drift.py", "This image", needs="attack"),
+    View("Heads", "heads.py", "This image"),
     View("Attributions", "attributions.py", "This image"),
     View("Compare models", "compare.py", "Experiments", needs="settings"),
     View("Glance grid", "grid.py", "Experiments", needs="settings"),

@@ -1,7 +1,9 @@
-"""What the checkpoint says about itself: its task, recipe and measured metrics, then the whole
-metadata."""
+"""What the checkpoint says about itself, readable: what it is, how it was trained, what it
+measured on its task's test canvases; then the whole metadata."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
@@ -9,9 +11,40 @@ from compute.catalog import describe
 from ui.scene import Scene, current
 
 
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" for k, v in value.items())
+    return "-" if value is None else str(value)
+
+
+def facts(meta: dict[str, Any]) -> dict[str, list[str]]:
+    """The metadata a person wants first, one row per fact, the test metrics left to their own table."""
+    rows = {k: v for k, v in describe(meta).items() if k != "test metrics"}
+    return {"": list(rows), "value": [_text(v) for v in rows.values()]}
+
+
+def metrics(meta: dict[str, Any]) -> dict[str, list[str]] | None:
+    test = describe(meta).get("test metrics")
+    if not isinstance(test, dict) or not test:
+        return None
+    return {"measured on the test canvases": [k.replace("_", " ") for k in test],
+            "value": [_text(v) for v in test.values()]}
+
+
 def render(scene: Scene) -> None:
-    meta = scene.choice.model.metadata
-    st.json(describe(meta), expanded=False)
+    model = scene.choice.model
+    meta = dict(model.metadata)
+    st.dataframe(facts(meta), hide_index=True, key="model_facts")
+    table = metrics(meta)
+    if table:
+        st.dataframe(table, hide_index=True, key="model_metrics")
+    else:
+        st.caption("This checkpoint stores no test metrics: `s3ta-evaluate floors --checkpoint ... --write-metadata` "
+                   "measures them.")
+    race = model.info.race
+    st.caption("A robustness race is stored (see Race)." if race else "No robustness race is stored.")
     with st.expander("Full metadata"):
         st.json({k: v for k, v in meta.items() if k != "history"}, expanded=False)
 
