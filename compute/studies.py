@@ -27,7 +27,7 @@ from .runs import attack_targets, drift_steps
 
 __all__ = ["GLANCE_COUNTS", "GlanceGrid", "evaluate_grid", "ImageRace", "image_race", "BatchRow", "batch_row",
            "batch_csv", "incompatibility", "dataset_race", "race_beside",
-           "MAX_RACE_POINTS", "MAX_BATCH"]
+           "MAX_RACE_POINTS", "MAX_BATCH", "ViewSetting", "glance_setting", "compare_setting"]
 
 GLANCE_COUNTS = (1, 2, 4, 8, 16)  # the paper's unroll lengths
 MAX_RACE_POINTS = 26  # attack steps drawn per line of the per-image race
@@ -158,3 +158,70 @@ def dataset_race(metadata: dict[str, Any]) -> list[dict[str, Any]] | None:
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and needed <= set(r) for r in rows):
         return None
     return rows
+
+
+@dataclass(frozen=True)
+class ViewSetting:
+    """An attack budget a view opens with, chosen from a checkpoint's stored test-set race:
+    ``eps_255`` under PGD of ``steps`` steps towards ``target``, and why, in words."""
+
+    eps_255: float
+    steps: int
+    target: str
+    why: str
+
+
+def _at_most_steps(rows: Sequence[dict[str, Any]], target: str) -> list[dict[str, Any]]:
+    """The rows of ``target`` at the largest attack step count stored for it, eps > 0."""
+    mine = [r for r in rows if r["target"] == target and float(r["eps_255"]) > 0]
+    if not mine:
+        return []
+    most = max(int(r["steps"]) for r in mine)
+    return [r for r in mine if int(r["steps"]) == most]
+
+
+def glance_setting(rows: Sequence[dict[str, Any]] | None, target: str = "random") -> ViewSetting | None:
+    """The budget where the glance count matters most on a model: the largest spread of test-set
+    accuracy across its stored glance counts, at the most attack steps (None without two counts)."""
+    if not rows:
+        return None
+    by_eps: dict[float, dict[int, float]] = {}
+    for r in _at_most_steps(rows, target):
+        by_eps.setdefault(float(r["eps_255"]), {})[int(r["glances"])] = float(r["acc"])
+    spreads = {e: max(a.values()) - min(a.values()) for e, a in by_eps.items() if len(a) > 1}
+    if not spreads:
+        return None
+    eps = max(spreads, key=lambda e: (spreads[e], -e))
+    accs = by_eps[eps]
+    lo, hi = min(accs, key=accs.get), max(accs, key=accs.get)
+    steps = int(_at_most_steps(rows, target)[0]["steps"])
+    n = rows[0].get("n", "?")
+    return ViewSetting(eps, steps, target, f"where the glance count matters most on {n} test canvases: accuracy "
+                       f"{accs[lo]:.2f} at {lo} glance{'s' if lo > 1 else ''} to {accs[hi]:.2f} at {hi} under "
+                       f"PGD-{steps} at {eps:g}/255")
+
+
+def compare_setting(first: Sequence[dict[str, Any]] | None, glances: int, second: Sequence[dict[str, Any]] | None,
+                    names: tuple[str, str], target: str = "random") -> ViewSetting | None:
+    """The budget where two models' stored test-set accuracies differ most (the first read at
+    ``glances``, or its nearest stored count; the second at its own), at the most attack steps."""
+    if not first or not second:
+        return None
+
+    def accuracy(rows: Sequence[dict[str, Any]], want: int | None) -> dict[float, float]:
+        top = _at_most_steps(rows, target)
+        counts = sorted({int(r["glances"]) for r in top})
+        if not counts:
+            return {}
+        g = counts[0] if want is None else min(counts, key=lambda c: (abs(c - want), c))
+        return {float(r["eps_255"]): float(r["acc"]) for r in top if int(r["glances"]) == g}
+
+    a, b = accuracy(first, glances), accuracy(second, None)
+    shared = sorted(set(a) & set(b))
+    steps_a, steps_b = _at_most_steps(first, target), _at_most_steps(second, target)
+    if not shared or int(steps_a[0]["steps"]) != int(steps_b[0]["steps"]):
+        return None
+    eps = max(shared, key=lambda e: (abs(a[e] - b[e]), -e))
+    steps = int(steps_a[0]["steps"])
+    return ViewSetting(eps, steps, target, f"where the two differ most on the test canvases: {names[0]} "
+                       f"{a[eps]:.2f} against {names[1]} {b[eps]:.2f} under PGD-{steps} at {eps:g}/255")

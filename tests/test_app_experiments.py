@@ -23,7 +23,7 @@ from model import AttackConfig, ModelConfig, build_model, save_checkpoint
 from model.checkpoint import DEFAULT_CHECKPOINT, read_metadata
 from model.inference import predict
 
-from .conftest import APP, figure, open_tab
+from .conftest import APP, ROOT, figure, open_tab
 from .conftest import run_attack as click_attack
 
 ASSETS = DEFAULT_CHECKPOINT.parent
@@ -75,6 +75,7 @@ def test_compare_two_models_on_the_same_attack(form, baseline, downloads):
     sample = load_samples()[3]
     at = page(sample=sample.name, seed="3", tab="Compare models")
     assert at.selectbox(key="compare_model").value.startswith("baseline_default")
+    at.radio(key="compare_budget").set_value("sidebar").run()  # the sidebar's attack, as computed below
     at.button(key="run_compare").click().run()
     assert not at.exception, at.exception
     names = form.metadata["class_names"]
@@ -176,6 +177,7 @@ def test_the_defender_reads_the_attack_at_another_count_without_reattacking(form
 def test_glance_grid_equals_direct_attacks_read_at_each_count(form):
     sample = load_samples()[0]
     at = page(sample=sample.name, seed="4", tab="Glance grid")
+    at.radio(key="grid_budget").set_value("sidebar").run()  # the sidebar's attack, as computed below
     at.button(key="run_grid").click().run()
     assert not at.exception, at.exception
     z = np.array(figure(at, "grid_chart")["data"][0]["z"])
@@ -205,6 +207,7 @@ def test_race_from_metadata_and_on_this_image(form):
         drawn[model] += 1
     assert drawn["s3ta_default"] >= 4 and drawn["baseline_default"] == 1
     assert "Dashed: baseline_default" in " ".join(c.value for c in at.caption)
+    at.radio(key="race_budget").set_value("sidebar").run()  # the sidebar's attack, as computed below
     at.button(key="run_race").click().run()
     assert not at.exception, at.exception
     lines = figure(at, "race_image_chart")["data"]
@@ -297,3 +300,25 @@ def test_studies_reject_bad_batches(form):
     subject = Subject(form, "k", s.image, "i", s.name, s.label, s.box, 4)
     with pytest.raises(ValueError, match="batch holds 1 to"):
         Lab().batch([subject] * 25, CFG, 0)
+
+
+def test_experiment_views_open_on_the_budget_that_answers_them_and_say_so():
+    """Compare opens where the stored races of the pair differ most, the grid and the race where
+    the glance count matters most; each says which attack it runs and offers the sidebar's."""
+    from compute.studies import compare_setting, dataset_race, glance_setting
+    from model import load_model
+
+    s3ta, base = load_model(), load_model(ROOT / "assets" / "baseline_default.safetensors")
+    for tab, key, setting in (
+            ("Compare models", "compare_budget", compare_setting(dataset_race(s3ta.metadata), 4,
+                                                                 dataset_race(base.metadata), ("a", "b"))),
+            ("Glance grid", "grid_budget", glance_setting(dataset_race(s3ta.metadata))),
+            ("Race", "race_budget", glance_setting(dataset_race(s3ta.metadata)))):
+        at = page(tab=tab)
+        assert at.radio(key=key).value == "view"
+        used = [c.value for c in at.caption if c.value.startswith("Attack used here:")]
+        want = f"Attack used here: L-inf {setting.eps_255:g}/255, PGD-50 of 2/255 towards a random wrong class."
+        assert used == [want]
+        at.radio(key=key).set_value("sidebar").run()
+        assert [c.value for c in at.caption if c.value.startswith("Attack used here:")] == [
+            "Attack used here: L-inf 32/255, PGD-50 of 2/255 towards a random wrong class."]

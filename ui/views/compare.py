@@ -8,9 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from compute.catalog import compare_default
-from compute.studies import incompatibility
+from compute.catalog import Entry, compare_default
+from compute.studies import compare_setting, dataset_race, incompatibility
 from model.checkpoint import CheckpointError
+from ui.budget import view_attack
 from ui.resources import catalog, lab, open_entry
 from ui.scene import Scene, current
 from ui.sidebar import ModelChoice
@@ -20,16 +21,26 @@ from viz.files import MIME, to_html, to_png
 from viz.frames import compare_panels
 
 
-def partner(task: str) -> str:
+def partners(choice: ModelChoice) -> list[Entry]:
+    """The listed models one attack can be compared on: the same classes in the same order and
+    the same input size (read from their metadata, before loading them)."""
+    model = choice.model
+    return [e for e in catalog()[0] if e.path.stem != choice.stem
+            and list(e.metadata.get("class_names", [])) == list(model.class_names)
+            and (e.metadata.get("config") or {}).get("image_size") == model.config.image_size]
+
+
+def partner(task: str, entries: list[Entry]) -> str:
     """The chosen partner's label: the user's pick, or the task's own baseline on a first visit
     and after switching to a model of another task."""
-    entries, _ = catalog()
     ss = st.session_state
     if ss.get("_compare_task") != task:
         ss["_compare_task"] = task
         picked = next((e for e in entries if e.label == ss.get("compare_model")), None)
         if picked is None or picked.task != task:
             ss["compare_model"] = compare_default(entries, task).label
+    if ss.get("compare_model") not in [e.label for e in entries]:  # e.g. the model in use was picked
+        ss["compare_model"] = compare_default(entries, task).label
     labels = [e.label for e in entries]
     return st.selectbox("Compare with", labels, key="compare_model",
                         help="The same image, attack settings, target and seed run against both models.")
@@ -37,8 +48,15 @@ def partner(task: str) -> str:
 
 def render(scene: Scene) -> None:
     choice, subject, cfg, seed = scene.choice, scene.attacker, scene.cfg, scene.seed
-    entries, _ = catalog()
-    pick = partner(choice.model.info.task)
+    entries = partners(choice)
+    if not entries:
+        model = choice.model
+        st.info(f"No other listed model knows {choice.name}'s {len(model.class_names):,} classes at its "
+                f"{model.config.image_size} px input, so no second model can be attacked towards the same target "
+                f"and compared. Put one in the models folder (models/ or $S3TA_MODELS_DIR) to compare them; "
+                f"the Attributions view shows where this model's gradients point meanwhile.")
+        return
+    pick = partner(choice.model.info.task, entries)
     entry = next(e for e in entries if e.label == pick)
     try:
         other, sha = open_entry(entry)
@@ -51,10 +69,14 @@ def render(scene: Scene) -> None:
         return
     second = ModelChoice(other, sha, entry.path.name, entry.path.stem)
     other_subject = replace(subject, model=other, model_key=second.key)
+    setting = compare_setting(dataset_race(subject.model.metadata), subject.glances, dataset_race(other.metadata),
+                              (Path(choice.name).stem, entry.path.stem))
+    cfg = view_attack(cfg, setting, "compare_budget")
     runs = [lab().cached_attack(s, cfg, seed) for s in (subject, other_subject)]
     if any(r is None for r in runs):
         if not st.button(f"Run the attack on both models ({cfg.steps} steps each)", key="run_compare"):
-            st.caption("The attack in the sidebar, on the model in use and on the one chosen here.")
+            st.caption("The same attack (settings, seed, target, random start) on the model in use and on the "
+                       "one chosen here.")
             return
         if guarded("Attacking both models", lambda p: lab().compare(subject, other_subject, cfg, seed, p)):
             st.rerun()  # draw the page again from the cache: the main view shows the attack too

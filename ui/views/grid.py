@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from compute.studies import GLANCE_COUNTS
+from compute.studies import GLANCE_COUNTS, dataset_race, glance_setting
+from ui.budget import view_attack
 from ui.resources import lab
 from ui.scene import Scene, current
 from ui.widgets import guarded
@@ -17,6 +18,7 @@ def render(scene: Scene) -> None:
     if subject.model.max_glances == 1:
         st.info("This model has no glances: there is no attacker or defender count to vary.")
         return
+    cfg = view_attack(cfg, glance_setting(dataset_race(subject.model.metadata)), "grid_budget")
     grid = lab().cached_study("grid", subject, cfg, seed)
     if grid is None:
         counts = "/".join(map(str, GLANCE_COUNTS))
