@@ -16,6 +16,7 @@ from programs.distill.cli import attention_entropy, cache, distill_loss
 from programs.distill.measure import box_attention
 from programs.distill.scenes import Scene, composite, make_views, object_view
 
+from .conftest import ROOT
 from .test_efficientnet_lite import photo
 
 
@@ -217,3 +218,12 @@ def test_object_teacher_reads_the_objects_of_scenes_only(fresh):
     _, objects = cache(fresh, MeanRed(), views, object_teacher=True)
     assert objects[0, 0] > 0.5 > whole[0, 0]  # the scene's teacher saw the object up close
     torch.testing.assert_close(objects[1], whole[1])  # a plain crop keeps its teacher
+
+
+def test_class_names_are_short_distinct_and_the_shipped_head_uses_them():
+    from model.checkpoint import read_metadata
+    names = imagenet_class_names()
+    assert len(set(names)) == 1000
+    assert not [n for n in names if n.startswith(("a ", "an ")) or n.endswith(")") and n.split("(")[-1][:-1].isdigit()]
+    assert (names[657], names[744], names[282]) == ("missile", "projectile", "tiger cat")
+    assert read_metadata(ROOT / "assets" / "photo_attention.safetensors")["class_names"] == names
