@@ -58,6 +58,12 @@ class PreparedImage:
     content: Box
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def own_pixels(self) -> np.ndarray:
+        """The picture without the fit's padding: what to compare with a model's training inputs."""
+        x0, y0, x1, y1 = self.content
+        return self.image[y0:y1, x0:x1]
+
 
 def _open(data: bytes) -> Image.Image:
     if not data:
@@ -197,13 +203,13 @@ def domain_warnings(image: np.ndarray, stats: dict | None, z_limit: float = 4.0)
 
 @dataclass(frozen=True)
 class Sample:
-    """One gallery canvas with its label and the item's box."""
+    """One gallery image with its label (-1: none of the model's classes) and the item's box."""
 
     name: str
     image: np.ndarray  # (H, W, 3) float32 in [0, 1]
     label: int
     class_name: str
-    box: Box  # (x0, y0, x1, y1), half-open, pixels
+    box: Box | None  # the item's (x0, y0, x1, y1), half-open, pixels; None for a photo without one
     sha256: str = ""  # of the shipped file's bytes
 
     def label_for(self, class_names: Sequence[str]) -> int | None:
@@ -235,6 +241,6 @@ def load_samples(folder: Path = SAMPLES_DIR) -> list[Sample]:
         data = (folder / s["file"]).read_bytes()
         with Image.open(io.BytesIO(data)) as im:
             image = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-        out.append(Sample(s["file"], image, int(s["label"]), s["class_name"], Box(*s["box"]),
+        out.append(Sample(s["file"], image, int(s["label"]), s["class_name"], Box(*s["box"]) if s.get("box") else None,
                           hashlib.sha256(data).hexdigest()))
     return out

@@ -2,6 +2,7 @@
 model offered, opens it with one click, reads ImageNet classes and runs an attack on it."""
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from model.imagenet_names import imagenet_class_names
 from model.photo_attention import photo_config
 from programs.distill.cli import DESCRIPTION
 
-from .conftest import APP, run_attack
+from .conftest import APP, ROOT, run_attack
 from .test_efficientnet_lite import CATS, photo
 
 SHIPPED = "photo_attention · shipped"
@@ -108,3 +109,16 @@ def test_every_light_view_of_an_attack_on_the_photo_model_draws(page):
         assert not page.error, (tab, [e.value for e in page.error])
     open_tab(page, "Compare models")  # the default partner is the task baseline: other classes
     assert not page.error and any("No other listed model knows" in i.value for i in page.info)
+
+
+@pytest.mark.slow
+def test_the_photo_model_has_its_own_gallery_of_licensed_photos(page):
+    page.sidebar.selectbox(key="model_choice").set_value(SHIPPED).run()
+    assert not page.exception, page.exception
+    options = page.sidebar.selectbox(key="sample").options
+    assert "a cat (chelsea.png)" in options and len(options) == 5
+    assert not any("gallery holds" in w.value for w in page.warning)  # no dead end: a photo is shown
+    assert page.get("plotly_chart")
+    assert any("No known label" in c.value for c in page.caption)  # photos carry no ImageNet label
+    index = json.loads((ROOT / "assets" / "samples" / "natural-photos" / "samples.json").read_text())
+    assert all(s["licence"] and s["source"].startswith("scikit-image") for s in index["samples"])

@@ -68,8 +68,11 @@ def samples(task: str) -> list[Sample]:
 @st.cache_resource
 def thumbnails(task: str) -> list[bytes]:
     """The gallery drawn and PNG-encoded once: each canvas at 2x with its item box."""
-    return [to_png_strip(draw_box(enlarge(to_uint8(s.image), 2), s.box.scaled(2), thickness=2)[None])
-            for s in samples(task)]
+    def drawn(s: Sample) -> bytes:
+        zoom = 2 if s.image.shape[0] <= 128 else 1  # canvases at 2x, photos as they are
+        big = enlarge(to_uint8(s.image), zoom)
+        return to_png_strip((big if s.box is None else draw_box(big, s.box.scaled(zoom), thickness=2))[None])
+    return [drawn(s) for s in samples(task)]
 
 
 def catalog() -> tuple[list[Entry], list[str]]:
