@@ -18,6 +18,7 @@ from model.inference import Prediction, predict
 from model.records import AttackRun, Box, GlanceGrid, ImageRace
 
 from .cache import AttackGate, BusyError, ResultCache, digest
+from .domain import DomainVerdict, domain_verdict
 from .runs import attribution, run_attack
 from .studies import GLANCE_COUNTS, MAX_BATCH, BatchRow, batch_row, evaluate_grid, image_race
 
@@ -98,6 +99,11 @@ class Lab:
         if not subjects or any(r is None for r in runs):
             return None
         return [batch_row(s.image_name, s.image, s.box, self.clean(s), r) for s, r in zip(subjects, runs)]
+
+    def domain(self, s: Subject, pixels: np.ndarray | None = None) -> DomainVerdict:
+        """Whether the image is inside the model's training domain (``compute.domain``), cached."""
+        return self.results.get_or_compute(("domain", s.model_key, s.image_key),
+                                           lambda: domain_verdict(s.model, s.image, pixels))
 
     def defend(self, s: Subject, run: AttackRun, glances: int) -> Prediction:
         """The adversarial image of ``run`` read by the model at ``glances`` (the defender's

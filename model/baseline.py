@@ -30,12 +30,17 @@ class BaselineResNet(Classifier):
         self.backbone = build_backbone(config.backbone, config.backbone_widths, config.output_stride)
         self.fc = nn.Linear(self.backbone.out_channels, config.num_classes)
 
+    @property
+    def feature_dim(self) -> int:
+        return self.backbone.out_channels
+
     def forward(self, x: torch.Tensor, glances: int | None = None) -> ModelOutput:
         check_images(x)
         if glances is not None:
             check_glances(glances)
         features = self.backbone(self.normalize(x))  # (B, C, h, w)
         b, _, h, w = features.shape
-        logits = self.fc(features.mean(dim=(2, 3)))  # (B, classes)
+        pooled = features.mean(dim=(2, 3))  # (B, C)
+        logits = self.fc(pooled)  # (B, classes)
         attention = features.new_full((b, 1, 1, h, w), 1.0 / (h * w))  # (B, 1, 1, h, w)
-        return ModelOutput(logits, logits[:, None], attention)
+        return ModelOutput(logits, logits[:, None], attention, pooled)

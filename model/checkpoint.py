@@ -19,11 +19,13 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from .config import ModelConfig
+from .domain import DomainGaussian
 from .factory import ARCHITECTURES, build_model
 from .info import CheckpointInfo
 
 __all__ = ["CheckpointError", "save_checkpoint", "read_metadata", "load_model", "load_checkpoint",
-           "DEFAULT_CHECKPOINT", "file_sha256", "optimizer_tensors", "restore_optimizer", "store_metrics"]
+           "DEFAULT_CHECKPOINT", "file_sha256", "optimizer_tensors", "restore_optimizer", "store_metrics",
+           "store_domain"]
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "s3ta_default.safetensors"
 META_KEY = "s3ta"
@@ -150,10 +152,19 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu") -> nn.Module:
     """The model of a checkpoint in eval mode; ``None`` is the shipped default in ``assets/``.
 
-    What the checkpoint says about itself is ``model.info`` (typed) and ``model.metadata`` (its JSON).
+    What the checkpoint says about itself is ``model.info`` (typed) and ``model.metadata`` (its JSON);
+    ``model.domain`` is its out-of-domain fit, when it stores one.
     """
-    model, meta, _ = load_checkpoint(DEFAULT_CHECKPOINT if path is None else path, device)
+    path = DEFAULT_CHECKPOINT if path is None else Path(path)
+    model, meta, extra = load_checkpoint(path, device)
     model.info = CheckpointInfo.from_metadata(meta)
+    try:
+        model.domain = DomainGaussian.from_checkpoint(meta, extra)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{Path(path).name}: {exc}") from exc
+    if model.domain is not None and model.domain.means.shape[1] != model.feature_dim:
+        raise CheckpointError(f"{Path(path).name}: its out-of-domain fit reads {model.domain.means.shape[1]} "
+                              f"features, the model computes {model.feature_dim}")
     return model
 
 
@@ -164,6 +175,15 @@ def store_metrics(path: str | Path, name: str, value: Any) -> None:
     meta.setdefault("metrics", {})[name] = value
     meta.pop("config", None)  # save_checkpoint writes the model's own
     save_checkpoint(model, path, meta, extra)
+
+
+def store_domain(path: str | Path, domain: DomainGaussian) -> None:
+    """Write an out-of-domain fit into the checkpoint (its tensors beside the weights, its threshold
+    and calibration in the metadata's ``domain``), keeping everything else."""
+    model, meta, extra = load_checkpoint(path)
+    meta["domain"] = domain.metadata()
+    meta.pop("config", None)
+    save_checkpoint(model, path, meta, {**extra, **domain.tensors()})
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

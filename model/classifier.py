@@ -9,6 +9,7 @@ from torch import nn
 
 from .checks import MAX_GLANCES, check_glances
 from .config import ModelConfig
+from .domain import DomainGaussian
 from .info import CheckpointInfo
 from .registry import register
 
@@ -27,6 +28,7 @@ class Classifier(nn.Module):
     has_attention: bool = False
     max_glances: int = 1
     info: CheckpointInfo | None = None  # what the checkpoint it was loaded from says about it
+    domain: DomainGaussian | None = None  # its training domain, when the checkpoint stores a fit
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -48,6 +50,11 @@ class Classifier(nn.Module):
     def class_names(self) -> tuple[str, ...]:
         """The checkpoint's class names, or the class indices as text for a model built in memory."""
         return self.info.class_names if self.info is not None else tuple(map(str, range(self.config.num_classes)))
+
+    @property
+    def feature_dim(self) -> int:
+        """The width D of ``ModelOutput.features`` (B, D)."""
+        raise NotImplementedError
 
     @property
     def heads(self) -> int:

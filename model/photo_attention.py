@@ -83,6 +83,10 @@ class PhotoAttention(Classifier):
         self.trunk.eval()  # frozen: its batch-norm statistics stay the pretrained ones
         return self
 
+    @property
+    def feature_dim(self) -> int:
+        return self.trunk._fc.in_features
+
     def attend_map(self, fmap: torch.Tensor, glances: int) -> ModelOutput:
         """The head alone on a trunk feature map (B, C, h, w): distillation trains on cached maps."""
         b, _, hh, ww = fmap.shape
@@ -100,12 +104,13 @@ class PhotoAttention(Classifier):
                 evidence = values @ (belief.softmax(-1) @ self.trunk._fc.weight)[:, :, None]  # (B, n, 1)
                 scale = self.belief[None, :, None].expand(b, -1, 1)
                 answers, attention = attend(torch.cat([queries, scale], -1), torch.cat([keys, evidence], -1), values)
-            step_logits.append(self.trunk._fc((answers * weights).sum(1)))
+            read = (answers * weights).sum(1)  # (B, C): what the classifier decodes
+            step_logits.append(self.trunk._fc(read))
             belief = step_logits[-1] if belief is not None else None
             state = self.lstm(torch.cat([self.read(answers).flatten(1), queries.flatten(1)], 1), state)
             maps.append(attention.view(b, -1, hh, ww))
         step = torch.stack(step_logits, dim=1)
-        return ModelOutput(step[:, -1], step, torch.stack(maps, dim=1))
+        return ModelOutput(step[:, -1], step, torch.stack(maps, dim=1), read)
 
     def forward(self, x: torch.Tensor, glances: int | None = None) -> ModelOutput:
         check_images(x)

@@ -43,6 +43,10 @@ class S3TA(Classifier):
         self.head = MLP(config.lstm_size, config.head_hidden, config.num_classes)
 
     @property
+    def feature_dim(self) -> int:
+        return self.backbone.out_channels + self.config.lstm_size
+
+    @property
     def heads(self) -> int:
         return self.config.heads
 
@@ -65,4 +69,7 @@ class S3TA(Classifier):
             step_logits.append(self.head(state[0]))  # (B, C)
             maps.append(attention.view(b, -1, h, w))  # (B, heads, h, w)
         step = torch.stack(step_logits, dim=1)  # (B, N, C)
-        return ModelOutput(step[:, -1], step, torch.stack(maps, dim=1))  # attention (B, N, heads, h, w)
+        # attention (B, N, heads, h, w); features: what it saw (the pooled backbone features) and what
+        # it concluded (the LSTM state the last logits are read from), (B, C + lstm)
+        seen = features.mean(dim=(2, 3))
+        return ModelOutput(step[:, -1], step, torch.stack(maps, dim=1), torch.cat([seen, state[0]], dim=1))

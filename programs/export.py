@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from compute.catalog import open_checkpoint
+from compute.domain import domain_verdict
 from compute.images import FIT_MODES, ImageError, prepare_image
 from compute.runs import run_attack, step_size_from_255
 from model.attacks import AttackConfig
@@ -95,6 +96,9 @@ def main(args: argparse.Namespace) -> list[Path]:
             print(f"skip {path.name}: {exc}", file=sys.stderr)
             continue
         image = prepared.image
+        verdict = domain_verdict(model, image, prepared.own_pixels)
+        if verdict.outside:
+            print(f"{path.name}: far from the training data: {verdict.sentence()}", file=sys.stderr)
         clean = predict(model, image, glances)
         attack = None
         if cfg is not None:
@@ -104,6 +108,7 @@ def main(args: argparse.Namespace) -> list[Path]:
                 attack = run_attack(model, image, clean.label, glances, cfg, args.seed)
         shown = Shown(image, clean, attack, names)
         meta = export_metadata(shown, checkpoint, path.name, hashlib.sha256(data).hexdigest(), glances)
+        meta["domain"] = verdict.record()
         files = render_exports(shown, display, meta, formats, args.fps, f"S3TA Lab: {path.name}")
         for fmt, data in files.items():
             target_path = args.out / f"{path.stem}.{fmt}"

@@ -10,9 +10,10 @@ from ui.scene import Scene, current
 
 def render(scene: Scene) -> None:
     shown, canvases = gallery(scene.choice.model.info.task)
-    boxed = any(s.box is not None for s in canvases)
-    st.caption(f"The shipped sample images of {shown}" + (", the item's box in green" if boxed else "")
-               + "; pick one in the sidebar.")
+    if any(s.box is not None for s in canvases):
+        st.caption(f"The shipped test canvases of {shown}, the item's box in green; pick one in the sidebar.")
+    else:
+        st.caption(f"The shipped sample photographs of {shown} (no item boxes); pick one in the sidebar.")
     cols = st.columns(5)
     for i, (s, thumb) in enumerate(zip(canvases, thumbnails(shown))):
         cols[i % 5].image(thumb, caption=f"{s.class_name} ({s.name})", width=150)
