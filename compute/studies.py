@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -195,10 +196,14 @@ def glance_setting(rows: Sequence[dict[str, Any]] | None, target: str = "random"
     accs = by_eps[eps]
     lo, hi = min(accs, key=accs.get), max(accs, key=accs.get)
     steps = int(_at_most_steps(rows, target)[0]["steps"])
-    n = rows[0].get("n", "?")
-    return ViewSetting(eps, steps, target, f"where the glance count matters most on {n} test canvases: accuracy "
-                       f"{accs[lo]:.2f} at {lo} glance{'s' if lo > 1 else ''} to {accs[hi]:.2f} at {hi} under "
-                       f"PGD-{steps} at {eps:g}/255")
+    n = rows[0].get("n")
+    why = (f"where the glance count matters most on {n or '?'} test canvases: accuracy {accs[lo]:.2f} at {lo} "
+           f"glance{'s' if lo > 1 else ''} to {accs[hi]:.2f} at {hi} under PGD-{steps} at {eps:g}/255")
+    if isinstance(n, int) and n > 0:
+        p = sum(accs.values()) / len(accs)
+        if spreads[eps] < 1.96 * math.sqrt(2 * p * (1 - p) / n):  # two accuracies on n canvases each
+            why += " (within sampling noise: on this model no stored budget separates the glance counts)"
+    return ViewSetting(eps, steps, target, why)
 
 
 def compare_setting(first: Sequence[dict[str, Any]] | None, glances: int, second: Sequence[dict[str, Any]] | None,

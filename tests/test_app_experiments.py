@@ -50,6 +50,12 @@ def page(**params: str) -> AppTest:
     return at
 
 
+def use_sidebar_budget(at: AppTest, key: str) -> None:
+    """Run an experiment view with the sidebar's attack (a choice offered when its own differs)."""
+    if any(r.key == key for r in at.radio):
+        at.radio(key=key).set_value("sidebar").run()
+
+
 def shown_adversarial(at: AppTest) -> str:
     return next(m.value for m in at.markdown if m.value.startswith("**Adversarial: "))[len("**Adversarial: "):-2]
 
@@ -75,7 +81,7 @@ def test_compare_two_models_on_the_same_attack(form, baseline, downloads):
     sample = load_samples()[3]
     at = page(sample=sample.name, seed="3", tab="Compare models")
     assert at.selectbox(key="compare_model").value.startswith("baseline_default")
-    at.radio(key="compare_budget").set_value("sidebar").run()  # the sidebar's attack, as computed below
+    use_sidebar_budget(at, "compare_budget")  # the sidebar's attack, as computed below
     at.button(key="run_compare").click().run()
     assert not at.exception, at.exception
     names = form.metadata["class_names"]
@@ -179,7 +185,7 @@ def test_the_defender_reads_the_attack_at_another_count_without_reattacking(form
 def test_glance_grid_equals_direct_attacks_read_at_each_count(form):
     sample = load_samples()[0]
     at = page(sample=sample.name, seed="4", tab="Glance grid")
-    at.radio(key="grid_budget").set_value("sidebar").run()  # the sidebar's attack, as computed below
+    use_sidebar_budget(at, "grid_budget")  # the sidebar's attack, as computed below
     at.button(key="run_grid").click().run()
     assert not at.exception, at.exception
     z = np.array(figure(at, "grid_chart")["data"][0]["z"])
@@ -200,16 +206,17 @@ def test_race_from_metadata_and_on_this_image(form):
     stored = {m: read_metadata(ASSETS / f"{m}.safetensors")["metrics"]["race"]["rows"]
               for m in ("s3ta_default", "baseline_default")}
     drawn = {m: 0 for m in stored}
+    eps = float(at.selectbox(key="race_setting").value.split("eps ")[1].split("/")[0])  # the setting drawn
     for trace in spec["data"]:  # the model's race and, dashed, its task's baseline from the baseline's checkpoint
         model, count = trace["name"].split(", ")
         g = int(count.split()[0])
-        rows = [r for r in stored[model] if r["target"] == "random" and r["eps_255"] == 8 and r["glances"] == g]
+        rows = [r for r in stored[model] if r["target"] == "random" and r["eps_255"] == eps and r["glances"] == g]
         assert trace["y"] == [r["acc"] for r in sorted(rows, key=lambda r: r["steps"])] and rows
         assert (trace["line"]["dash"] == "dash") == (model == "baseline_default")
         drawn[model] += 1
     assert drawn["s3ta_default"] >= 4 and drawn["baseline_default"] == 1
     assert "Dashed: baseline_default" in " ".join(c.value for c in at.caption)
-    at.radio(key="race_budget").set_value("sidebar").run()  # the sidebar's attack, as computed below
+    use_sidebar_budget(at, "race_budget")  # the sidebar's attack, as computed below
     at.button(key="run_race").click().run()
     assert not at.exception, at.exception
     lines = figure(at, "race_image_chart")["data"]
@@ -306,24 +313,30 @@ def test_studies_reject_bad_batches(form):
 
 def test_experiment_views_open_on_the_budget_that_answers_them_and_say_so():
     """Compare opens where the stored races of the pair differ most, the grid and the race where
-    the glance count matters most; each says which attack it runs and offers the sidebar's."""
+    the glance count matters most; each says which attack it runs and offers the sidebar's when
+    that is another budget."""
     from compute.studies import compare_setting, dataset_race, glance_setting
     from model import load_model
 
     s3ta, base = load_model(), load_model(ROOT / "assets" / "baseline_default.safetensors")
+    sidebar = "L-inf 32/255, PGD-50 of 2/255 towards a random wrong class"
     for tab, key, setting in (
             ("Compare models", "compare_budget", compare_setting(dataset_race(s3ta.metadata), 4,
                                                                  dataset_race(base.metadata), ("a", "b"))),
             ("Glance grid", "grid_budget", glance_setting(dataset_race(s3ta.metadata))),
             ("Race", "race_budget", glance_setting(dataset_race(s3ta.metadata)))):
         at = page(tab=tab)
-        assert at.radio(key=key).value == "view"
         used = [c.value for c in at.caption if c.value.startswith("Attack used here:")]
+        if setting.eps_255 == 32:  # the sidebar's budget is the view's own: nothing to choose
+            assert used == [f"Attack used here: {sidebar}: the sidebar's budget is also the one {setting.why}."]
+            assert not [r for r in at.radio if r.key == key]
+            continue
+        assert at.radio(key=key).value == "view"
         want = f"Attack used here: L-inf {setting.eps_255:g}/255, PGD-50 of 2/255 towards a random wrong class."
         assert used == [want]
         at.radio(key=key).set_value("sidebar").run()
         assert [c.value for c in at.caption if c.value.startswith("Attack used here:")] == [
-            "Attack used here: L-inf 32/255, PGD-50 of 2/255 towards a random wrong class."]
+            f"Attack used here: {sidebar}."]
 
 
 def test_incompatibility_names_what_differs():

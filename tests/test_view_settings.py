@@ -31,3 +31,9 @@ def test_compare_opens_where_the_two_models_differ_most():
     assert near.eps_255 == 16
     assert compare_setting(S3TA, 4, [row(1, 64, 50, 0.1)], ("a", "b")) is None  # no budget in common
     assert compare_setting(S3TA, 4, None, ("a", "b")) is None
+
+
+def test_a_spread_within_sampling_noise_is_called_so():
+    flat = [row(1, 8, 50, 0.70), row(4, 8, 50, 0.72)]  # 0.02 apart on 200 canvases each: noise
+    assert "within sampling noise" in glance_setting(flat).why
+    assert "within sampling noise" not in glance_setting(S3TA).why  # 0.15 apart: not noise

@@ -21,8 +21,11 @@ def describe(cfg: AttackConfig) -> str:
 def view_attack(sidebar: AttackConfig, setting: ViewSetting | None, key: str) -> AttackConfig:
     """The attack this view runs, with a choice between its own budget and the sidebar's; only the
     budget (epsilon) changes, the rest (steps, step size, target, restarts, seed) is the sidebar's."""
-    if setting is None or sidebar.norm != "linf" or abs(sidebar.eps * 255 - setting.eps_255) < 1e-9:
-        st.caption(f"Attack: {describe(sidebar)} (the sidebar's).")
+    if setting is None or sidebar.norm != "linf":
+        st.caption(f"Attack used here: {describe(sidebar)} (the sidebar's).")
+        return sidebar
+    if abs(sidebar.eps * 255 - setting.eps_255) < 1e-9:
+        st.caption(f"Attack used here: {describe(sidebar)}: the sidebar's budget is also the one {setting.why}.")
         return sidebar
     own = replace(sidebar, eps=setting.eps_255 / 255)
     labels = {"view": f"{setting.eps_255:g}/255: {setting.why}",
