@@ -50,7 +50,7 @@ def main() -> None:
     picked = choose_image(model)
     glances = choose_glances(model)
     attack = choose_attack(choice.class_names, min(model.default_glances, MAX_GLANCES))
-    display = choose_display(model.heads, model.config.image_size)
+    display = choose_display(model.heads, model.config.image_size, model.has_attention)
     if picked is None:
         update_link(choice.stem, None, nav.title, False)
         return

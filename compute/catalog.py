@@ -109,18 +109,42 @@ def load_uploaded(data: bytes, device: str | torch.device = "cpu", fast: bool = 
     return model
 
 
+# The programs moved (model/, then experiments/, now programs/) after some checkpoints were
+# trained: recorded commands are shown under today's names, so they can be copied and run.
+MOVED = {f"-m {old}.{job}": f"-m programs.{job}" for old in ("model", "experiments")
+         for job in ("train", "evaluate", "distill")}
+
+
+def current_command(command: str | None) -> str | None:
+    """A recorded command with today's module names."""
+    for old, new in MOVED.items():
+        command = command.replace(old, new) if command else command
+    return command
+
+
+def _attack_recipe(adv: Any) -> str | None:
+    """A training attack in words, epsilon in /255 as the page writes it."""
+    if not isinstance(adv, dict):
+        return None
+    eps = adv.get("eps")
+    size = f"eps {eps * 255:g}/255" if isinstance(eps, (int, float)) else "eps ?"
+    steps = "" if adv.get("method") == "fgsm" else f", {adv.get('steps')} steps"
+    return f"{adv.get('method', '?')}, {size}{steps}, towards {adv.get('target', 'random')} targets"
+
+
 def describe(meta: dict[str, Any]) -> dict[str, Any]:
     """The parts of a checkpoint's metadata a person wants to see first."""
     config = meta.get("config", {})
     recipe = meta.get("recipe") or {}
-    adv = recipe.get("adv") if isinstance(recipe, dict) else None
+    adv = _attack_recipe(recipe.get("adv")) if isinstance(recipe, dict) else None
     test = (meta.get("metrics") or {}).get("test") if isinstance(meta.get("metrics"), dict) else None
     return {"task": meta.get("task", "?"), "classes": len(meta.get("class_names", [])),
             "architecture": f"{config.get('arch')} · backbone {config.get('backbone')} · "
                             f"{config.get('image_size')} px · {config.get('heads', '-')} heads",
             "default glances": config.get("glances"),
             "adversarial training": adv, "epochs": recipe.get("epochs") if isinstance(recipe, dict) else None,
-            "test metrics": test, "command": meta.get("command"), "wall time (s)": meta.get("wall_time_s")}
+            "test metrics": test, "command": current_command(meta.get("command")),
+            "wall time (s)": meta.get("wall_time_s")}
 
 
 def task_of(meta: dict[str, Any], default: str = DEFAULT_TASK) -> str:

@@ -197,12 +197,14 @@ def glance_setting(rows: Sequence[dict[str, Any]] | None, target: str = "random"
     lo, hi = min(accs, key=accs.get), max(accs, key=accs.get)
     steps = int(_at_most_steps(rows, target)[0]["steps"])
     n = rows[0].get("n")
-    why = (f"where the glance count matters most on {n or '?'} test canvases: accuracy {accs[lo]:.2f} at {lo} "
-           f"glance{'s' if lo > 1 else ''} to {accs[hi]:.2f} at {hi} under PGD-{steps} at {eps:g}/255")
+    spread = (f"accuracy {accs[lo]:.2f} at {lo} glance{'s' if lo > 1 else ''} to {accs[hi]:.2f} at {hi} "
+              f"under PGD-{steps} at {eps:g}/255")
+    why = f"where the glance count matters most on {n or '?'} test canvases: {spread}"
     if isinstance(n, int) and n > 0:
         p = sum(accs.values()) / len(accs)
         if spreads[eps] < 1.96 * math.sqrt(2 * p * (1 - p) / n):  # two accuracies on n canvases each
-            why += " (within sampling noise: on this model no stored budget separates the glance counts)"
+            why = (f"with the widest spread across glance counts on {n} test canvases, though no stored budget "
+                   f"separates them beyond sampling noise on this model: {spread}")
     return ViewSetting(eps, steps, target, why)
 
 

@@ -23,7 +23,7 @@ from model.attacks import AttackConfig
 from model.checkpoint import DEFAULT_CHECKPOINT, file_sha256
 from model.data.imagefolder import IMAGE_EXTENSIONS
 from model.inference import predict
-from viz.files import FORMATS, export_metadata, render_exports
+from viz.files import FORMATS, export_metadata, export_stem, render_exports
 from viz.frames import Display, Shown, auto_zoom
 
 __all__ = ["get_args_parser", "main", "cli"]
@@ -56,7 +56,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> list[Path]:
-    """Write ``<stem>.<format>`` per image into ``args.out``; returns the written paths."""
+    """Write ``<stem>[_adv].<format>`` per image into ``args.out`` (the page's download names);
+    returns the written paths."""
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
@@ -111,7 +112,7 @@ def main(args: argparse.Namespace) -> list[Path]:
         meta["domain"] = verdict.record()
         files = render_exports(shown, display, meta, formats, args.fps, f"S3TA Lab: {path.name}")
         for fmt, data in files.items():
-            target_path = args.out / f"{path.stem}.{fmt}"
+            target_path = args.out / f"{export_stem(path.name, attack is not None)}.{fmt}"
             target_path.write_bytes(data)
             written.append(target_path)
         outcome = "" if attack is None else (f" -> {names[attack.prediction.label]}"

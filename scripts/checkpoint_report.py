@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from compute.catalog import current_command
 from model import read_metadata
 from model.factory import ARCHITECTURES
 
@@ -26,15 +27,16 @@ SHIPPED = [("s3ta_default", "S3TA, adversarially trained (the default)"),
             "ResNet + global average pooling on the cued task: as long a training, the same PGD stage")]
 
 
-# The programs moved from model/ to experiments/ after these checkpoints were trained, and the
-# research checkpoints from docs/ to studies/: show the recorded commands with today's module names
-# and paths, so they can be copied and run.
-MOVED = {"-m model.train": "-m programs.train", "-m model.evaluate": "-m programs.evaluate",
-         "docs/ablation/judge_baseline_clean.safetensors": "studies/judge/judge_baseline_clean.safetensors"}
+# The research checkpoints moved from docs/ to studies/ after these checkpoints were trained (the
+# programs moved too: compute.catalog.current_command): show the recorded commands with today's
+# names and paths, so they can be copied and run.
+JUDGE_MOVED = {"docs/ablation/judge_baseline_clean.safetensors": "studies/judge/judge_baseline_clean.safetensors"}
 
 
 def current(command: str | None) -> str | None:
-    for old, new in MOVED.items():
+    """A recorded command under today's module names and paths."""
+    command = current_command(command)
+    for old, new in JUDGE_MOVED.items():
         command = command.replace(old, new) if command else command
     return command
 
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{', belief query' if c.get('belief_query') else ''}; trunk `{c['backbone']}` (frozen, output stride "
                 f"{c['output_stride']}), image {c['image_size']} px; {len(m['class_names'])} ImageNet classes",
                 f"- trunk weights: {m.get('weights_origin')}",
-                f"- trained by: `{m.get('command')}` ({(m.get('wall_time_s') or 0) / 60:.1f} min)",
+                f"- trained by: `{current(m.get('command'))}` ({(m.get('wall_time_s') or 0) / 60:.1f} min)",
                 "- held out (scikit-image's photographs, `docs/photos.md`): agreement with the pretrained network "
                 "at 1 / 2 / 4 / 8 glances " + " / ".join(fmt(agree.get(str(g), "-")) for g in (1, 2, 4, 8))
                 + f"; attention in pasted objects' boxes {fmt(box.get('mass_in_box', '-'))} against their share "

@@ -306,8 +306,8 @@ def test_the_cued_model_looks_twice_in_the_page(app):
 
 def test_model_view_is_a_readable_table_and_heads_are_shown_apart(app):
     open_tab(app, "Model")
-    assert len(app.dataframe) == 2  # what it is, and what it measured
-    shown = app.dataframe[0].value.to_string()
+    assert len(app.table) == 2  # what it is, and what it measured
+    shown = app.table[0].value.to_string()
     assert "task" in shown and "cluttered-fashion-mnist" in shown and "{" not in shown
     open_tab(app, "Heads")
     assert not app.exception and len(app.get("image")) == 1  # the clean image's heads x glances sheet

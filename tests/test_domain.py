@@ -107,6 +107,8 @@ def test_the_page_and_the_cli_flag_the_rocket(tmp_path):
     warnings = [w.value for w in at.warning if "far from the training data" in w.value]
     assert warnings and "out-of-domain score" in warnings[0]
     assert any(b.key == "fit_photo_attention · shipped" for b in at.button)  # the photo model is offered
+    offered = [b.key for b in at.button if (b.key or "").startswith("fit_")]
+    assert not [k for k in offered if "cued" in k], offered  # canvas models of another task: outside their domain too
 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "rocket.jpg").write_bytes(ROCKET.read_bytes())

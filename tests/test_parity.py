@@ -86,7 +86,7 @@ def cli_npz(data: bytes, checkpoint: Path, tmp_path) -> np.lib.npyio.NpzFile:
                                                 "--formats", "npz", "--checkpoint", str(checkpoint)])
     assert isinstance(args, Namespace)
     export.main(args)
-    return np.load(tmp_path / "out" / "photo.npz")
+    return np.load(tmp_path / "out" / "photo_adv.npz")  # the page's download name
 
 
 @pytest.mark.slow

@@ -35,5 +35,5 @@ def test_compare_opens_where_the_two_models_differ_most():
 
 def test_a_spread_within_sampling_noise_is_called_so():
     flat = [row(1, 8, 50, 0.70), row(4, 8, 50, 0.72)]  # 0.02 apart on 200 canvases each: noise
-    assert "within sampling noise" in glance_setting(flat).why
-    assert "within sampling noise" not in glance_setting(S3TA).why  # 0.15 apart: not noise
+    assert "beyond sampling noise" in glance_setting(flat).why
+    assert "beyond sampling noise" not in glance_setting(S3TA).why  # 0.15 apart: not noise

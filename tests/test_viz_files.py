@@ -89,7 +89,7 @@ def test_cli_renders_each_image_and_skips_broken_files(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "skip broken.png" in proc.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        f"{Path(n).stem}.{f}" for n in sorted(p.name for p in images.iterdir() if p.name != "broken.png")
+        f"{Path(n).stem}_adv.{f}" for n in sorted(p.name for p in images.iterdir() if p.name != "broken.png")
         for f in ("gif", "npz", "png"))
     npz = np.load(next(out.glob("*.npz")))
     meta = json.loads(str(npz["metadata"]))

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from compute.catalog import better_fits
+from compute.catalog import Entry, better_fits
 from compute.lab import Subject
+from model.checkpoint import CheckpointError
+from model.data import CANVAS_TASKS
 
-from .resources import catalog, lab
+from .resources import catalog, lab, open_entry
 from .sidebar import ImageChoice, ModelChoice
 
 
@@ -23,13 +25,32 @@ def image_notices(picked: ImageChoice, choice: ModelChoice) -> None:
         offer_better_fit(picked, choice)
 
 
+def input_kind(task: str) -> str:
+    """Canvases (every canvas task) or the task itself (natural photos, an image folder)."""
+    return "canvases" if task in CANVAS_TASKS else task
+
+
+def fits(entry: Entry, picked: ImageChoice) -> bool:
+    """Whether the image is inside ``entry``'s own domain, by its own score where it has a fit (a
+    model of its size only: one that takes another size reads the image refitted, as an upload)."""
+    try:
+        model, sha = open_entry(entry)
+    except (CheckpointError, OSError):
+        return False
+    if model.domain is None or picked.image.shape[0] != model.config.image_size:
+        return True
+    subject = Subject(model, sha, picked.image, picked.key, picked.name, -1, None, 1)
+    return not lab().domain(subject, picked.own_pixels).outside
+
+
 def offer_better_fit(picked: ImageChoice, choice: ModelChoice) -> None:
     """Name the listed models this image is not far from, with a button that opens each."""
     def switch(label: str) -> None:
         st.session_state["model_choice"] = label
 
-    others = [e for e in catalog()[0] if e.task != choice.model.info.task]  # far from one canvas model: from all
-    for entry in better_fits(picked.own_pixels, others, choice.stem)[:3]:
+    # an image far from one canvas task is far from every canvas task: offer models of another kind of input
+    others = [e for e in catalog()[0] if input_kind(e.task) != input_kind(choice.model.info.task)]
+    for entry in [e for e in better_fits(picked.own_pixels, others, choice.stem) if fits(e, picked)][:3]:
         meta = entry.metadata
         about = meta.get("description") or f"{len(meta.get('class_names', []))} classes"
         st.info(f"This image looks like the training data of **{entry.path.stem}** "

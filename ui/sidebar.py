@@ -203,9 +203,12 @@ def choose_attack(class_names: list[str], default_glances: int) -> AttackChoice:
     return AttackChoice(cfg, seed, glances, slot)
 
 
-def choose_display(heads: int, image_size: int) -> Display:
+def choose_display(heads: int, image_size: int, has_attention: bool = True) -> Display:
     st.sidebar.header("Display")
-    head = st.sidebar.radio("Heads", ["mean"] + [str(i) for i in range(heads)], horizontal=True, key="head")
+    head = st.sidebar.radio("Heads", ["mean"] + [str(i) for i in range(heads)], horizontal=True, key="head",
+                            disabled=not has_attention,
+                            help=None if has_attention else "This model has no attention heads (global average "
+                                                            "pooling): its map is the even spread pooling applies.")
     cmap = st.sidebar.selectbox("Colour map", list(COLORMAPS), key="cmap")
     alpha = st.sidebar.slider("Heatmap opacity", 0.0, 1.0, step=0.05, key="alpha")
     return Display(None if head == "mean" else int(head), cmap, alpha, auto_zoom(image_size))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -161,6 +162,13 @@ def summary(metadata: dict[str, Any]) -> list[str]:
                      f"{'reached' if outcome.get('success') else 'did not reach'} it; the model reads "
                      f"{name(outcome.get('adversarial_prediction'))}.")
     return lines
+
+
+def export_stem(image_name: str, attacked: bool) -> str:
+    """The file name (without extension) of an image's exports: its own name made safe, with
+    ``_adv`` when an attack is shown. The page's downloads and ``s3ta-export`` use the same."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(os.path.basename(image_name))[0])[:80]
+    return (stem or "image") + ("_adv" if attacked else "")
 
 
 def to_html(figures: Sequence[go.Figure], title: str, notes: Sequence[str] = (),

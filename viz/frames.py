@@ -328,5 +328,6 @@ def compare_panels(image: np.ndarray, runs: Sequence[tuple[str, bool, AttackRun]
                      caption(delta, f"perturbation x{gain:.0f}"),
                      caption(look, "attention (mean over glances)" if has_attention else "attention")])
         notes.append(f"{name}: predicts {class_names[pred.label]} ({pred.probs.max():.0%}); the attack "
-                     f"{verdict} {goal} against {run.glances} glance{'s' if run.glances > 1 else ''}")
+                     f"{verdict} {goal}" + (f" against {run.glances} glance{'s' if run.glances > 1 else ''}"
+                                            if has_attention else ""))
     return _grid(rows), notes

@@ -3,14 +3,11 @@ image, attack and outcome recorded in the files' metadata."""
 
 from __future__ import annotations
 
-import os
-import re
-
 import streamlit as st
 
 from compute.lab import Lab
 from ui.scene import Scene, current
-from viz.files import FORMATS, MIME, export_metadata, render_exports
+from viz.files import FORMATS, MIME, export_metadata, export_stem, render_exports
 
 
 def render(scene: Scene) -> None:
@@ -28,8 +25,7 @@ def render(scene: Scene) -> None:
     if not prepared or prepared["key"] != key:
         st.caption("Exports follow the current image, attack and display settings.")
         return
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(os.path.basename(subject.image_name))[0])[:80]
-    stem = (stem or "image") + ("_adv" if run else "")
+    stem = export_stem(subject.image_name, run is not None)
     cols = st.columns(len(FORMATS))
     for col, fmt in zip(cols, FORMATS):
         data = prepared["files"][fmt]

@@ -36,10 +36,10 @@ def metrics(meta: dict[str, Any]) -> dict[str, list[str]] | None:
 def render(scene: Scene) -> None:
     model = scene.choice.model
     meta = dict(model.metadata)
-    st.dataframe(facts(meta), hide_index=True, key="model_facts")
+    st.table(facts(meta), border="horizontal", hide_index=True)  # wraps long values instead of cutting them
     table = metrics(meta)
     if table:
-        st.dataframe(table, hide_index=True, key="model_metrics")
+        st.table(table, border="horizontal", hide_index=True)
     else:
         st.caption("This checkpoint stores no test metrics: `s3ta-evaluate floors --checkpoint ... --write-metadata` "
                    "measures them.")
