@@ -1,12 +1,7 @@
-"""Everything the app computes and draws, with no Streamlit, grouped by what it produces:
+"""Drawing, and nothing else: pure functions on arrays and records, no Streamlit, no computing.
 
-- ``images``: images in (uploads decoded, the sample gallery);
-- ``runs``: model runs for display (an attack with its drift, attributions, readouts);
-- ``studies``: the paper's experiments as numbers (glance grid, per-image race, batch rows);
-- ``links``: the page's settings as checked URL query parameters (shareable views);
-- ``frames``: arrays to draw (overlays, glance frames, panels);
-- ``figures``: plotly figures (animations, probability curves, the race);
-- ``files``: export files as bytes (GIF, WebM, PNG, HTML, NPZ); ``export`` is their CLI;
-- ``lab``: the cached computations shared by every session (with its cache and attack gate);
-- ``catalog``: the checkpoints the app offers.
+- ``frames``: arrays to draw (overlays, glance frames, panels, the heads sheet), the ``Display``
+  choices and ``Shown`` (what is shown: the image, its clean prediction, the attack, the box);
+- ``figures``: plotly figures (animations, probability curves, the glance grid, the race);
+- ``files``: export files as bytes (GIF, WebM, PNG, HTML, NPZ) and their metadata.
 """
