@@ -60,9 +60,16 @@ class PreparedImage:
 
     @property
     def own_pixels(self) -> np.ndarray:
-        """The picture without the fit's padding: what to compare with a model's training inputs."""
-        x0, y0, x1, y1 = self.content
-        return self.image[y0:y1, x0:x1]
+        return own_pixels(self.image, self.content)
+
+
+def own_pixels(image: np.ndarray, content: Box | None) -> np.ndarray:
+    """The picture without the fit's padding (``content`` None: all of it): what to compare with a
+    model's training inputs."""
+    if content is None:
+        return image
+    x0, y0, x1, y1 = content
+    return image[y0:y1, x0:x1]
 
 
 def _open(data: bytes) -> Image.Image:

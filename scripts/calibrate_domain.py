@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,7 @@ def calibrate(path: Path, fit: int, write: bool) -> dict:
                    "outside_n": len(outside), "auroc": result["auroc"],
                    "command": "python -m scripts.calibrate_domain assets/*.safetensors --write"}
     if write:
-        store_domain(path, type(domain)(domain.means, domain.precision, domain.threshold, glances, calibration))
+        store_domain(path, replace(domain, calibration=calibration))
     return result
 
 

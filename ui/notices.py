@@ -39,7 +39,8 @@ def fits(entry: Entry, picked: ImageChoice) -> bool:
         return False
     if model.domain is None or picked.image.shape[0] != model.config.image_size:
         return True
-    subject = Subject(model, sha, picked.image, picked.key, picked.name, -1, None, 1)
+    key = ModelChoice(model, sha, entry.path.name, entry.path.stem).key
+    subject = Subject(model, key, picked.image, picked.key, picked.name, -1, None, 1)
     return not lab().domain(subject, picked.own_pixels).outside
 
 

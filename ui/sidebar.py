@@ -13,7 +13,7 @@ from torch import nn
 
 import model.inference_form as inference
 from compute.catalog import MAX_CHECKPOINT_BYTES
-from compute.images import FIT_MODES, MAX_FILE_BYTES, ImageError, prepare_image
+from compute.images import FIT_MODES, MAX_FILE_BYTES, ImageError, own_pixels, prepare_image
 from compute.runs import step_size_from_255
 from model.attacks import AttackConfig
 from model.checkpoint import CheckpointError
@@ -67,11 +67,7 @@ class ImageChoice:
 
     @property
     def own_pixels(self) -> np.ndarray:
-        """The image without the fit's padding: what to compare with a model's training inputs."""
-        if self.content is None:
-            return self.image
-        x0, y0, x1, y1 = self.content
-        return self.image[y0:y1, x0:x1]
+        return own_pixels(self.image, self.content)
 
 
 @dataclass(frozen=True)

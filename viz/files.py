@@ -179,13 +179,12 @@ def to_html(figures: Sequence[go.Figure], title: str, notes: Sequence[str] = (),
         raise ValueError("need at least one figure")
     parts = [pio.to_html(fig, full_html=False, include_plotlyjs=(i == 0), auto_play=False)
              for i, fig in enumerate(figures)]
-    esc = _escape
-    body = "\n".join(f"<p>{esc(n)}</p>" for n in notes) + "\n".join(parts)
+    body = "\n".join(f"<p>{_escape(n)}</p>" for n in notes) + "\n".join(parts)
     if metadata is not None:
-        record = esc(json.dumps(metadata, sort_keys=True, indent=2))
+        record = _escape(json.dumps(metadata, sort_keys=True, indent=2))
         body += f"\n<details><summary>Metadata (JSON)</summary><pre>{record}</pre></details>"
-    page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{esc(title)}</title></head>"
-            f"<body style='font-family:sans-serif'><h2>{esc(title)}</h2>\n{body}\n</body></html>\n")
+    page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{_escape(title)}</title></head>"
+            f"<body style='font-family:sans-serif'><h2>{_escape(title)}</h2>\n{body}\n</body></html>\n")
     return page.encode("utf-8")
 
 

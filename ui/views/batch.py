@@ -3,7 +3,7 @@ goal, and how much attention it pulls off each object."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
@@ -71,9 +71,7 @@ def render(scene: Scene) -> None:
     for item in items:
         s = Subject(model, scene.choice.key, item.image, item.key, item.name, -1, item.box, scene.attack.glances)
         # no known label: the attack moves away from the clean prediction, as on the page
-        label = lab().clean(s).label if item.label is None else item.label
-        subjects.append(Subject(model, scene.choice.key, item.image, item.key, item.name, label, item.box,
-                                scene.attack.glances))
+        subjects.append(replace(s, label=lab().clean(s).label if item.label is None else item.label))
     rows = lab().cached_batch(subjects, cfg, seed)
     if rows is None:
         if not st.button(f"Attack all {len(subjects)} images", key="run_batch"):

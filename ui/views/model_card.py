@@ -19,14 +19,14 @@ def _text(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def facts(meta: dict[str, Any]) -> dict[str, list[str]]:
+def facts(described: dict[str, Any]) -> dict[str, list[str]]:
     """The metadata a person wants first, one row per fact, the test metrics left to their own table."""
-    rows = {k: v for k, v in describe(meta).items() if k != "test metrics"}
+    rows = {k: v for k, v in described.items() if k != "test metrics"}
     return {"": list(rows), "value": [_text(v) for v in rows.values()]}
 
 
-def metrics(meta: dict[str, Any]) -> dict[str, list[str]] | None:
-    test = describe(meta).get("test metrics")
+def metrics(described: dict[str, Any]) -> dict[str, list[str]] | None:
+    test = described.get("test metrics")
     if not isinstance(test, dict) or not test:
         return None
     return {"measured on the test canvases": [k.replace("_", " ") for k in test],
@@ -36,8 +36,9 @@ def metrics(meta: dict[str, Any]) -> dict[str, list[str]] | None:
 def render(scene: Scene) -> None:
     model = scene.choice.model
     meta = dict(model.metadata)
-    st.table(facts(meta), border="horizontal", hide_index=True)  # wraps long values instead of cutting them
-    table = metrics(meta)
+    described = describe(meta)
+    st.table(facts(described), border="horizontal", hide_index=True)  # wraps long values instead of cutting them
+    table = metrics(described)
     if table:
         st.table(table, border="horizontal", hide_index=True)
     else:
