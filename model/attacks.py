@@ -82,12 +82,14 @@ class AttackConfig:
 class AttackResult:
     """``images`` (B, 3, H, W) adversarial; ``success`` (B,) bool; ``targets`` (B,) the class
     aimed at (the true label when untargeted); ``trace`` maps (restart, step) to the iterate
-    (B, 3, H, W) on CPU for the steps asked for (step 0 is the starting point)."""
+    (B, 3, H, W) on CPU for the steps asked for (step 0 is the starting point); ``best_at`` maps
+    a step count k to (images, success) on CPU as PGD-k with the same settings would return them."""
 
     images: torch.Tensor
     success: torch.Tensor
     targets: torch.Tensor
     trace: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
+    best_at: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
 
 def random_targets(labels: torch.Tensor, num_classes: int, generator: torch.Generator | None = None
@@ -140,7 +142,7 @@ def _outcome(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, cfg: Attac
 
 def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, *,
         glances: int | None = None, seed: int | None = 0, targets: torch.Tensor | None = None,
-        trace_steps: Sequence[int] = (),
+        trace_steps: Sequence[int] = (), best_at: Sequence[int] = (),
         callback: Callable[[int, int], None] | None = None) -> AttackResult:
     """Attack ``model`` (unrolled for ``glances``) on images (B, 3, H, W) in [0, 1].
 
@@ -150,6 +152,10 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     moving once it
     succeeds and its forward/backward passes are skipped. ``seed`` fixes the random start and
     random targets, so a CPU run is reproducible bit for bit; ``targets`` overrides the targets.
+    ``best_at`` (one restart, ``select="best"``) keeps, for each step count k given, the result
+    PGD-k would return: the run's first k steps are PGD-k's when the step size is the same (an
+    explicit ``step_size``, or the default one where max(1/255, eps/k) is 1/255 for each k), so
+    one long run reads a curve of robust accuracy over attack steps.
     ``callback(done, total)`` is called after each step.
     """
     if model.training:
@@ -158,6 +164,11 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     if images.ndim != 4 or labels.shape != images.shape[:1]:
         raise ValueError(f"expected images (B, 3, H, W) and labels (B,), got "
                          f"{tuple(images.shape)} and {tuple(labels.shape)}")
+    snapshots = sorted({int(k) for k in best_at})
+    if snapshots and (cfg.restarts != 1 or cfg.select != "best" or not 0 <= snapshots[0] <= snapshots[-1]
+                      <= cfg.steps):
+        raise ValueError(f"best_at needs restarts=1, select='best' and step counts in [0, {cfg.steps}], "
+                         f"got {snapshots} with restarts={cfg.restarts}, select={cfg.select!r}")
     x = images.detach()
     labels = labels.to(x.device)
     gen = torch.Generator(device=x.device)
@@ -183,6 +194,7 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
                            device=x.device)
     done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     trace: dict[tuple[int, int], torch.Tensor] = {}
+    kept: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     wanted = set(int(s) for s in trace_steps)
     total = cfg.steps * cfg.restarts
     for restart in range(cfg.restarts):
@@ -207,6 +219,8 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
                 best[keep] = xa.detach()[better]
                 best_loss[keep] = loss.detach()[better]
                 done[idx[success]] = True
+                if step in snapshots:
+                    kept[step] = (best.detach().to("cpu", copy=True), done.to("cpu", copy=True))
             elif last:
                 done[idx] = success  # the outcome of the final iterate
             elif cfg.early_stop:
@@ -235,7 +249,9 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
             break
     if callback is not None:
         callback(total, total)
-    return AttackResult(best.detach(), done.clone(), aim, trace)
+    for k in snapshots:  # steps after every example succeeded: nothing moved since
+        kept.setdefault(k, (best.detach().to("cpu", copy=True), done.to("cpu", copy=True)))
+    return AttackResult(best.detach(), done.clone(), aim, trace, kept)
 
 
 def attack_settings(cfg: AttackConfig, seed: int, glances: int) -> dict:
