@@ -30,11 +30,12 @@ import torch
 import torch.distributed as dist
 
 from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, store_metrics
-from model.data import CANVAS_TASKS, DEFAULT_TASK, ImageFolder
+from model.data import ImageFolder
 from model.data.transforms import EvalTransform
 from model.inference_form import inference_form
 from programs.distributed import is_main, setup_distributed
 
+from .checkpoints import add_canvas_arguments, canvas_task, chosen_canvases, model_names
 from .measure import folder_robustness, robustness_grid, target_transfer, task_metrics
 from .report import grid_markdown, race_record, write_grid
 
@@ -94,6 +95,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         q.add_argument("--threads", type=int, default=None)
         q.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available; "
                                                       "under torchrun cuda:LOCAL_RANK)")
+    for q in (f, g, t):
+        add_canvas_arguments(q)
     return p
 
 
@@ -105,28 +108,6 @@ def main(args: argparse.Namespace) -> Any:
         if dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()
-
-
-def model_names(paths: list[Path]) -> dict[Path, str]:
-    """A row label per checkpoint: its file stem, or folder/stem where two stems are the same
-    (runs/a/model.safetensors and runs/b/model.safetensors)."""
-    stems = [p.stem for p in paths]
-    return {p: p.stem if stems.count(p.stem) == 1 else f"{p.parent.name}/{p.stem}" for p in paths}
-
-
-def canvas_task(metas: list[dict[str, Any]], paths: list[Path]) -> str:
-    """The canvas task every checkpoint was trained on (from its metadata; checkpoints from
-    before tasks were recorded: the cluttered task). Mixed tasks are refused: a grid or a
-    transfer table compares models on the same canvases."""
-    tasks = {str(p): m.get("task", DEFAULT_TASK) for p, m in zip(paths, metas)}
-    if len(set(tasks.values())) > 1:
-        raise SystemExit("these checkpoints were trained on different tasks; evaluate them separately: "
-                         + ", ".join(f"{p} ({t})" for p, t in tasks.items()))
-    task = next(iter(tasks.values()))
-    if task not in CANVAS_TASKS:
-        raise SystemExit(f"{next(iter(tasks))} was trained on {task!r}, not a canvas task; "
-                         "use the folder mode with its images")
-    return task
 
 
 def _write_json(path: Path | None, data: Any) -> None:
@@ -148,8 +129,11 @@ def _run(args: argparse.Namespace) -> Any:
         loaded = [load_checkpoint(p, device) for p in paths]
         task = canvas_task([meta for _, meta, _ in loaded], paths)
         models = {names[p]: inference_form(model) for p, (model, _, _) in zip(paths, loaded)}
+        canvases = chosen_canvases(args, args.n)
+        if args.write_metadata and canvases.name == "final":
+            raise SystemExit("--write-metadata stores development-canvas numbers; keep final ones in --out")
         rows = robustness_grid(models, args.n, args.glances, args.steps, args.eps, args.targets,
-                               args.batch_size, args.seed, progress=main_rank, task=task)
+                               args.batch_size, canvases.seed, progress=main_rank, task=task, start=canvases.start)
         if main_rank:
             write_grid(rows, args.out, command)
             print(grid_markdown(rows))
@@ -166,10 +150,12 @@ def _run(args: argparse.Namespace) -> Any:
         judge = inference_form(loaded[-1][0])
         if args.step_size is not None and not args.step_size > 0:
             raise SystemExit(f"--step-size must be > 0 (/255), got {args.step_size}")
-        rows = target_transfer(models, judge, args.n, args.eps, args.steps, args.batch_size, args.seed,
-                               progress=main_rank, task=task, step_size_255=args.step_size)
+        canvases = chosen_canvases(args, args.n)
+        rows = target_transfer(models, judge, args.n, args.eps, args.steps, args.batch_size, canvases.seed,
+                               progress=main_rank, task=task, step_size_255=args.step_size, start=canvases.start)
         if main_rank:
-            _write_json(args.json, {"command": command, "judge": str(args.judge), "rows": rows})
+            _write_json(args.json, {"command": command, "judge": str(args.judge), "canvases": canvases.name,
+                                    "rows": rows})
         return rows
     if args.mode == "folder":
         model, meta, _ = load_checkpoint(args.checkpoint, device)
@@ -184,10 +170,14 @@ def _run(args: argparse.Namespace) -> Any:
     path = args.checkpoint or DEFAULT_CHECKPOINT
     model, meta, _ = load_checkpoint(path, device)
     task = canvas_task([meta], [path])
+    canvases = chosen_canvases(args, args.n)
+    if args.write_metadata and canvases.name == "final":
+        raise SystemExit("--write-metadata stores development-canvas numbers; keep final ones in --json")
     t0 = time.time()
-    result = task_metrics(inference_form(model), args.n, args.glances, args.batch_size, args.seed,
-                          attack_steps=args.attack_steps, progress=main_rank, task=task)
+    result = task_metrics(inference_form(model), args.n, args.glances, args.batch_size, canvases.seed,
+                          attack_steps=args.attack_steps, progress=main_rank, task=task, start=canvases.start)
     result["task"] = task
+    result["canvases"] = canvases.name
     result["wall_time_s"] = round(time.time() - t0, 1)
     result["command"] = command
     if main_rank:
