@@ -14,6 +14,10 @@ Robustness grid (S3TA and the baseline side by side; markdown, CSV, JSON and a p
 The floor metrics of one checkpoint (optionally written into its metadata)::
 
     python -m programs.evaluate floors --checkpoint assets/s3ta_default.safetensors --n 2000 --write-metadata
+
+Paired comparisons (two models or glance counts on the same canvases and attack seeds) and curves
+over attack steps: ``compare`` and ``curve`` (programs/evaluate/compare.py). ``--canvases final``
+reads the final test canvases, kept for reporting (model/data/splits.py).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from model.inference_form import inference_form
 from programs.distributed import is_main, setup_distributed
 
 from .checkpoints import add_canvas_arguments, canvas_task, chosen_canvases, model_names
+from .compare import PAIRED_MODES, add_paired_parsers, run_paired
 from .measure import folder_robustness, robustness_grid, target_transfer, task_metrics
 from .report import grid_markdown, race_record, write_grid
 
@@ -97,6 +102,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                                                       "under torchrun cuda:LOCAL_RANK)")
     for q in (f, g, t):
         add_canvas_arguments(q)
+    add_paired_parsers(sub)
     return p
 
 
@@ -157,6 +163,8 @@ def _run(args: argparse.Namespace) -> Any:
             _write_json(args.json, {"command": command, "judge": str(args.judge), "canvases": canvases.name,
                                     "rows": rows})
         return rows
+    if args.mode in PAIRED_MODES:
+        return run_paired(args, command, device, main_rank)
     if args.mode == "folder":
         model, meta, _ = load_checkpoint(args.checkpoint, device)
         dataset = ImageFolder(args.root, model.config.image_size,
