@@ -61,10 +61,14 @@ def test_curve_reads_each_step_count_as_its_own_attack_would(tmp_path):
 @pytest.mark.slow
 def test_curve_runs_apgdt_where_torchattacks_is_installed(tmp_path):
     pytest.importorskip("torchattacks")
-    result = run("curve", "--checkpoints", BASELINE, "--steps", "0", "--apgdt-steps", "3", "--apgdt-targets", "2",
-                 "--n", "10", "--batch-size", "10", "--canvases", "final", "--out", str(tmp_path))
-    rows = {r["attack"]: r for r in result["rows"]}
-    assert set(rows) == {"PGD-0", "APGD-T-3"} and rows["APGD-T-3"]["acc"] <= rows["PGD-0"]["acc"]
+    # two glance counts: PGD at the second runs after APGD-T at the first (which must leave the
+    # model in eval mode: torchattacks restores the mode it found its wrapper in)
+    result = run("curve", "--checkpoints", S3TA, "--glances", "1", "2", "--steps", "0", "--apgdt-steps", "3",
+                 "--apgdt-targets", "2", "--n", "10", "--batch-size", "10", "--canvases", "final",
+                 "--out", str(tmp_path))
+    rows = {(r["glances"], r["attack"]): r for r in result["rows"]}
+    assert set(rows) == {(g, a) for g in (1, 2) for a in ("PGD-0", "APGD-T-3")}
+    assert all(rows[(g, "APGD-T-3")]["acc"] <= rows[(g, "PGD-0")]["acc"] for g in (1, 2))
     assert result["apgdt"] == {"steps": 3, "restarts": 1, "target_classes": 2}
 
 

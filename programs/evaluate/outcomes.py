@@ -126,7 +126,9 @@ def apgdt_outcomes(model: nn.Module, glances: int, canvases: CanvasSet, n: int, 
         for b, idx in mine:
             x, y, _ = make_batch("test", idx, seed=canvases.seed, task=task)
             x, y = x.to(device), y.to(device)
-            attack = torchattacks.APGDT(LogitsOnly(model, glances), norm="Linf", eps=eps_255 / 255, steps=steps,
+            # torchattacks puts its model back in the mode it found it in: an eval-mode wrapper
+            # keeps the shared model in eval mode after the attack
+            attack = torchattacks.APGDT(LogitsOnly(model, glances).eval(), norm="Linf", eps=eps_255 / 255, steps=steps,
                                         n_restarts=restarts, seed=eval_attack_seed(canvases.seed, b),
                                         n_classes=target_classes + 1)  # its targets: ranks 2..n_classes
             adv = attack(x, y)
