@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from compute.catalog import open_checkpoint
 from compute.images import load_samples
-from compute.runs import DEFAULT_ATTACK, run_attack
+from compute.runs import DEFAULT_ATTACK, run_attack, run_attacks
 from compute.studies import GLANCE_COUNTS, image_race, race_beside
 from model import AttackConfig, ModelConfig, build_model, save_checkpoint
 from model.checkpoint import DEFAULT_CHECKPOINT, read_metadata
@@ -190,8 +190,10 @@ def test_glance_grid_equals_direct_attacks_read_at_each_count(form):
     assert not at.exception, at.exception
     z = np.array(figure(at, "grid_chart")["data"][0]["z"])
     assert z.shape == (1 + len(GLANCE_COUNTS), len(GLANCE_COUNTS))
-    for i, n in enumerate(GLANCE_COUNTS):
-        adv = run_attack(form, sample.image, sample.label, n, CFG, seed=4)
+    # the five attacks run side by side, as the grid runs them
+    crafted = run_attacks(form, [sample.image] * len(GLANCE_COUNTS), [sample.label] * len(GLANCE_COUNTS),
+                          list(GLANCE_COUNTS), CFG, seed=4)
+    for i, adv in enumerate(crafted):
         for j, m in enumerate(GLANCE_COUNTS):
             assert z[1 + i, j] == pytest.approx(predict(form, adv.image, m).probs[sample.label], abs=1e-5)
     for j, m in enumerate(GLANCE_COUNTS):

@@ -31,10 +31,14 @@ def progress_bar(text: str, interval: float = 0.1) -> tuple[Any, Callable[[float
     return bar, update
 
 
-def guarded(what: str, work: Callable[[Callable[[float], None]], Any]) -> Any | None:
+def guarded(what: str, work: Callable[[Callable[[float], None]], Any], stop: str | None = None) -> Any | None:
     """Run ``work(progress)`` under a progress bar; failures become messages and return None.
-    A control moved meanwhile stops the page (Streamlit raises out of the progress update), so
-    nothing half-done is cached or shown."""
+    A control moved meanwhile stops the run: Streamlit raises out of the next progress update,
+    and the computation keeps only what it had finished. With ``stop`` (a widget key) a Stop
+    button beside the bar does just that."""
+    button = st.empty()
+    if stop is not None:
+        button.button("Stop", key=stop, help="Stops the run; what is finished is kept and shown.")
     bar, progress = progress_bar(what)
     try:
         return work(progress)
@@ -46,6 +50,7 @@ def guarded(what: str, work: Callable[[Callable[[float], None]], Any]) -> Any | 
         st.error(f"{what} failed: {exc}. Try fewer steps, restarts or glances.")
     finally:
         bar.empty()
+        button.empty()
     return None
 
 
