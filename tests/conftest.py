@@ -3,14 +3,20 @@ CUDA; the app helpers drive ``app.py`` through streamlit's AppTest."""
 
 from __future__ import annotations
 
-import json
-import random
-from pathlib import Path
+import os
 
-import numpy as np
-import pytest
-import torch
-from streamlit.testing.v1 import AppTest
+# Before torch loads OpenMP, as app.py does: waiting threads sleep instead of spinning, which keeps
+# the suite's time on a busy machine near its time on a quiet one.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import json  # noqa: E402
+import random  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
