@@ -38,7 +38,8 @@ def guarded(what: str, work: Callable[[Callable[[float], None]], Any], stop: str
     button beside the bar does just that."""
     button = st.empty()
     if stop is not None:
-        button.button("Stop", key=stop, help="Stops the run; what is finished is kept and shown.")
+        button.button("Stop, keeping what is done", key=stop,
+                      help="Stops the run; the attacks (or steps) finished so far are kept and shown.")
     bar, progress = progress_bar(what)
     try:
         return work(progress)
