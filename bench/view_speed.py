@@ -119,7 +119,7 @@ def main() -> None:
             ("grid", "Glance grid: 5 PGD-50 attacks, click -> heat map drawn", 5.0),
             ("batch10", "Batch of the 10 gallery samples (PGD-50), click -> table drawn", 5.0),
             ("batch24", "Batch of 24 uploaded canvases (PGD-50), click -> table drawn", 10.0),
-            ("stop24", f"Stop pressed {STOP_AFTER:g} s into a batch of 24 (early stop on) -> page redrawn with what finished", 2.0)]
+            ("stop24", f"Stop pressed {STOP_AFTER:g} s into a batch of 24 (early stop on) -> page redrawn", 2.0)]
     lines = ["| view (the page's defaults, early stop off) | median s | min | max | goal |",
              "|---|---:|---:|---:|---:|"]
     for key, what, goal in rows:
