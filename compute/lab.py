@@ -8,17 +8,19 @@ The model is only read (eval mode, input gradients only), so threads can share i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from torch import nn
 
 from model.attacks import AttackConfig, attack_settings
 from model.inference import Prediction, predict
-from model.records import AttackRun, Box, GlanceGrid, ImageRace
+from model.patch import PatchConfig
+from model.records import AttackRun, Box, GlanceGrid, ImageRace, PatchRun
 
 from .cache import AttackGate, BusyError, ResultCache, digest
 from .domain import DomainVerdict, domain_verdict
+from .patch import run_patch
 from .runs import attribution, run_attack, run_attacks
 from .studies import GLANCE_COUNTS, MAX_BATCH, BatchRow, batch_chunk, batch_row, evaluate_grid, image_race
 
@@ -212,3 +214,26 @@ class Lab:
                 return {f"{m}/{name}": attribution(s.model, img, target, s.glances, m, ig_steps)
                         for name, img, target in images for m in ("saliency", "integrated_gradients")}
         return self.results.get_or_compute(key, compute)
+
+    @staticmethod
+    def patch_key(s: Subject, cfg: PatchConfig, seed: int, target: int | None) -> tuple[str, str]:
+        return ("patch", digest(s.key, asdict(cfg), int(seed), target))
+
+    def patch(self, s: Subject, cfg: PatchConfig, seed: int, target: int | None = None,
+              progress: Callable[[float], None] | None = None) -> PatchRun:
+        """An adversarial patch on the subject (``compute.patch.run_patch``), cached; a stopped
+        run keeps the patch it had reached (``cached_patch``)."""
+        key = self.patch_key(s, cfg, seed, target)
+
+        def keep(run: PatchRun) -> None:
+            self.results.put(("partial",) + key, run)
+
+        def compute() -> PatchRun:
+            with self.gate.slot():
+                return run_patch(s.model, s.image, s.label, s.glances, cfg, seed, target, progress, keep)
+        return self.results.get_or_compute(key, compute)
+
+    def cached_patch(self, s: Subject, cfg: PatchConfig, seed: int, target: int | None = None) -> PatchRun | None:
+        """The finished patch for these inputs, else the one a stopped run reached, else None."""
+        key = self.patch_key(s, cfg, seed, target)
+        return self.results.get(key) or self.results.get(("partial",) + key)

@@ -14,7 +14,7 @@ import numpy as np
 from .attacks import AttackConfig
 from .inference import Prediction
 
-__all__ = ["Box", "Drift", "AttackRun", "GlanceGrid", "ImageRace"]
+__all__ = ["Box", "Drift", "AttackRun", "GlanceGrid", "ImageRace", "PatchRun"]
 
 
 class Box(NamedTuple):
@@ -94,3 +94,22 @@ class ImageRace:
     label: int
     true_probs: np.ndarray
     predicted: np.ndarray
+
+
+@dataclass(frozen=True)
+class PatchRun:
+    """An adversarial patch on one image: the patched image (H, W, 3), the clean and patched
+    predictions, the patch's ``place`` as a box, the label and the target class, whether the
+    target was reached, the steps taken and whether the run finished (False: stopped midway)."""
+
+    image: np.ndarray
+    clean: Prediction
+    prediction: Prediction
+    place: Box
+    label: int
+    target: int
+    success: bool
+    steps: int
+    finished: bool
+    seed: int
+    glances: int

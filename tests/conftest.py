@@ -65,3 +65,21 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """The bytes handed to each download button, by key (AppTest keeps only a URL)."""
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    seen: dict[str, bytes] = {}
+    real = DeltaGenerator.download_button
+
+    def record(self, label, data, *args, **kwargs):
+        seen[kwargs.get("key")] = data() if callable(data) else data  # deferred data is made on click
+        return real(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", record)
+    monkeypatch.setattr(st, "download_button", lambda *a, **k: record(st._main, *a, **k))
+    return seen

@@ -60,22 +60,6 @@ def shown_adversarial(at: AppTest) -> str:
     return next(m.value for m in at.markdown if m.value.startswith("**Adversarial: "))[len("**Adversarial: "):-2]
 
 
-@pytest.fixture
-def downloads(monkeypatch):
-    """The bytes handed to each download button, by key (AppTest keeps only a URL)."""
-    from streamlit.delta_generator import DeltaGenerator
-    seen: dict[str, bytes] = {}
-    real = DeltaGenerator.download_button
-
-    def record(self, label, data, *args, **kwargs):
-        seen[kwargs.get("key")] = data() if callable(data) else data  # deferred data is made on click
-        return real(self, label, data, *args, **kwargs)
-
-    monkeypatch.setattr(DeltaGenerator, "download_button", record)
-    monkeypatch.setattr(st, "download_button", lambda *a, **k: record(st._main, *a, **k))
-    return seen
-
-
 @pytest.mark.slow
 def test_compare_two_models_on_the_same_attack(form, baseline, downloads):
     sample = load_samples()[3]

@@ -62,7 +62,7 @@ def link_fields(stems: list[str], entry: Entry) -> list[Field]:
             Field("early_stop", "bool"), Field("attack", "bool"),
             Field("head", "choice", choices=["mean"] + [str(i) for i in range(entry.heads)]),
             Field("cmap", "choice", choices=list(COLORMAPS)), Field("alpha", "float", 0, 1),
-            Field("tab", "choice", choices=VIEW_TITLES)]
+            Field("tab", "choice", choices=VIEW_TITLES)] + [f for v in VIEWS for f in v.link]
 
 
 def apply_link() -> tuple[list[str], str | None]:
@@ -128,6 +128,7 @@ def update_link(model_stem: str | None, sample: str | None, view: str, shown: bo
         "restarts": ss.get("restarts"),
         "seed": ss.get("seed"), "early_stop": ss.get("early_stop"), "head": ss.get("head"),
         "cmap": ss.get("cmap"), "alpha": ss.get("alpha"), "tab": view, "attack": shown and sample is not None}
+    values |= {f.key: ss.get(f.key) for v in VIEWS if v.title == view for f in v.link}
     if values["target"] == "class":
         values["target_class"] = ss.get("target_class")
     compare = ss.get("compare_model")
