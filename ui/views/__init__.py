@@ -57,6 +57,7 @@ VIEWS: tuple[View, ...] = (
          link=(Field("patch_size", "int", 2, 512), Field("patch_steps", "int", 10, 1000),
                Field("patch_place", "choice", choices=("searched", "chosen")),
                Field("patch_x", "int", 0, 4096), Field("patch_y", "int", 0, 4096))),
+    View("Guided tour", "tour.py", "Learn", link=(Field("tour_step", "int", 1, 5),)),
     View("Export", "export.py", "Files"),
     View("Model", "model_card.py", "Files"),
     View("Gallery", "gallery.py", "Files"),
