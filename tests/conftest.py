@@ -83,3 +83,25 @@ def downloads(monkeypatch):
     monkeypatch.setattr(DeltaGenerator, "download_button", record)
     monkeypatch.setattr(st, "download_button", lambda *a, **k: record(st._main, *a, **k))
     return seen
+
+
+def linked_page(timeout: float = 180, **params: str) -> AppTest:
+    """The app opened from a link carrying ``params`` (as a shared URL would), run once."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+class Left(Exception):
+    """What Streamlit raises out of a progress update when the user stops a run."""
+
+
+def leave_at(share: float):
+    """A progress callback that stops the run once ``share`` of it is done."""
+    def progress(fraction: float) -> None:
+        if fraction >= share:
+            raise Left
+    return progress

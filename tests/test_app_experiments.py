@@ -23,7 +23,7 @@ from model import AttackConfig, ModelConfig, build_model, save_checkpoint
 from model.checkpoint import DEFAULT_CHECKPOINT, read_metadata
 from model.inference import predict
 
-from .conftest import APP, ROOT, figure, open_tab
+from .conftest import ROOT, figure, linked_page, open_tab
 from .conftest import run_attack as click_attack
 
 ASSETS = DEFAULT_CHECKPOINT.parent
@@ -42,12 +42,7 @@ def baseline():
 
 
 def page(**params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return linked_page(120, **params)
 
 
 def use_sidebar_budget(at: AppTest, key: str) -> None:

@@ -16,6 +16,8 @@ from compute.studies import GLANCE_COUNTS
 from model import AttackConfig, load_model, pgd
 from model.attacks import _outcome
 
+from .conftest import Left, leave_at
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -29,17 +31,6 @@ def samples():
 
 def batch(images) -> torch.Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-
-
-class Left(Exception):
-    """What Streamlit raises out of a progress update when the user stops the page."""
-
-
-def leave_at(share: float):
-    def progress(fraction: float) -> None:
-        if fraction >= share:
-            raise Left
-    return progress
 
 
 def test_per_example_counts_read_each_image_at_its_own_count(model, samples):

@@ -165,31 +165,27 @@ def test_a_shared_link_shows_the_same_attack(server, page):
 def test_the_guided_tour_from_first_step_to_last(server, page):
     """A learner opens the tour, reads each step, runs its live examples and ends on the links to
     the views that go further; the address bar keeps the step."""
-    page.goto(server + "/?tab=Guided%20tour")
-    page.get_by_text("Step 1 of 5").wait_for(timeout=60_000)
-    wait_idle(page)
     main = page.locator("[data-testid=stMain]")
+
+    def step(n: int, example: str | None = None) -> None:
+        if n > 1:
+            page.get_by_role("button", name="Next").click()
+        page.get_by_text(f"Step {n} of 5").wait_for(timeout=60_000)
+        wait_idle(page)
+        if example is not None:
+            page.get_by_role("button", name="Run this example").click()
+            main.get_by_text(example).first.wait_for(timeout=120_000)
+            wait_idle(page)
+
+    page.goto(server + "/?tab=Guided%20tour")
+    step(1)
     main.get_by_text("glance 1:").first.wait_for(timeout=30_000)
     assert "clean accuracy" in main.inner_text()
-    page.get_by_role("button", name="Next").click()
-    page.get_by_text("Step 2 of 5").wait_for(timeout=60_000)
-    wait_idle(page)
-    page.get_by_role("button", name="Run this example").click()
-    main.get_by_text("baseline_default: predicts").wait_for(timeout=120_000)
-    wait_idle(page)
-    page.get_by_role("button", name="Next").click()
-    page.get_by_text("Step 3 of 5").wait_for(timeout=60_000)
-    wait_idle(page)
+    step(2, "baseline_default: predicts")
+    step(3)
     assert main.locator(".js-plotly-plot").count() >= 1 and "s3ta_cued" in main.inner_text()
-    page.get_by_role("button", name="Next").click()
-    page.get_by_text("Step 4 of 5").wait_for(timeout=60_000)
-    wait_idle(page)
-    page.get_by_role("button", name="Run this example").click()
-    main.get_by_text("the last glance's attention on the item").wait_for(timeout=120_000)
-    wait_idle(page)
-    page.get_by_role("button", name="Next").click()
-    page.get_by_text("Step 5 of 5").wait_for(timeout=60_000)
-    wait_idle(page)
+    step(4, "the last glance's attention on the item")
+    step(5)
     assert main.get_by_role("link", name="Glance grid").count() == 1
     assert main.get_by_role("button", name="Next").count() == 0
     page.wait_for_function("() => window.location.search.includes('tour_step=5')", timeout=30_000)

@@ -13,7 +13,7 @@ from compute.patch import patch_csv, patch_readout, run_patch
 from model import load_model
 from model.patch import PatchConfig, candidate_places, paste, patch_attack
 
-from .conftest import open_tab
+from .conftest import Left, leave_at, linked_page, open_tab
 
 
 @pytest.fixture(scope="module")
@@ -72,15 +72,8 @@ def test_a_stopped_patch_keeps_the_patch_it_reached(model, sample):
     s = Subject(model, "default", sample.image, "img", sample.name, sample.label, sample.box, 2)
     cfg = PatchConfig(size=16, steps=80, place=(0, 0), early_stop=False, search_steps=1)
 
-    class Left(Exception):
-        pass
-
-    def leave(fraction: float) -> None:
-        if fraction >= 0.25:
-            raise Left
-
     with pytest.raises(Left):
-        lab.patch(s, cfg, seed=0, progress=leave)
+        lab.patch(s, cfg, seed=0, progress=leave_at(0.25))
     kept = lab.cached_patch(s, cfg, seed=0)
     assert kept is not None and not kept.finished and 1 <= kept.steps < 80
 
@@ -96,19 +89,9 @@ def test_bad_patches_are_refused_with_what_is_allowed(model, sample):
         run_patch(model, sample.image, sample.label, 1, PatchConfig(steps=5), target=sample.label)
 
 
-def page(**params):
-    from streamlit.testing.v1 import AppTest
-
-    from .conftest import APP
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(params)
-    at.run()
-    return at
-
-
 @pytest.mark.slow
 def test_the_patch_view_runs_draws_and_exports(downloads):
-    at = open_tab(page(patch_steps="20", patch_place="chosen", patch_x="4", patch_y="4"), "Adversarial patch")
+    at = open_tab(linked_page(patch_steps="20", patch_place="chosen", patch_x="4", patch_y="4"), "Adversarial patch")
     at.button(key="run_patch").click().run()
     assert not at.exception, at.exception
     assert any("reach" in m.value for m in at.markdown)
@@ -119,6 +102,6 @@ def test_the_patch_view_runs_draws_and_exports(downloads):
 
 
 def test_a_link_with_a_patch_too_large_says_what_is_allowed():
-    at = open_tab(page(patch_size="400"), "Adversarial patch")
+    at = open_tab(linked_page(patch_size="400"), "Adversarial patch")
     assert any("must be from 2 to 48" in w.value for w in at.warning)
     assert at.slider(key="patch_size").value == 16

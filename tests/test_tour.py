@@ -7,7 +7,7 @@ import pytest
 
 from compute.tour import attention_helps, attention_pulled, clean_look, glances_race
 
-from .conftest import APP, open_tab
+from .conftest import linked_page, open_tab
 
 
 def race(accs: dict[tuple[int, int], float], n: int = 1000, model: str = "m") -> dict:
@@ -46,17 +46,9 @@ def step(at) -> str:
     return next(p.proto.text for p in at.get("progress") if p.proto.text.startswith("Step"))
 
 
-def page(**params):
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params.update(params)
-    at.run()
-    return at
-
-
 @pytest.mark.slow
 def test_the_tour_walks_from_first_step_to_last_with_its_examples():
-    at = open_tab(page(), "Guided tour")
+    at = open_tab(linked_page(), "Guided tour")
     assert "Step 1 of 5" in step(at)
     assert any("clean accuracy" in i.value for i in at.info)
     at.button(key="tour_next").click().run()
@@ -77,6 +69,6 @@ def test_the_tour_walks_from_first_step_to_last_with_its_examples():
 
 
 def test_a_link_to_a_step_past_the_end_opens_the_first_with_a_message():
-    at = page(tab="Guided tour", tour_step="9")
+    at = linked_page(tab="Guided tour", tour_step="9")
     assert "Step 1 of 5" in step(at)
     assert any("tour_step" in w.value for w in at.warning)

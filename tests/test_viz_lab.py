@@ -17,6 +17,8 @@ from compute.lab import Lab, Subject
 from compute.runs import attribution
 from model import AttackConfig, load_model
 
+from .conftest import Left, leave_at
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -154,15 +156,8 @@ def test_a_batch_stopped_midway_keeps_the_finished_attacks(model):
     subjects = [subject(model, s) for s in load_samples()[:6]]
     cfg = AttackConfig(eps=16 / 255, steps=30, step_size=2 / 255)
 
-    class Left(Exception):
-        pass
-
-    def leave_at_half(fraction: float) -> None:
-        if fraction >= 0.5:
-            raise Left
-
     with pytest.raises(Left):
-        lab.batch(subjects, cfg, seed=0, progress=leave_at_half)
+        lab.batch(subjects, cfg, seed=0, progress=leave_at(0.5))
     kept = lab.batch_rows(subjects, cfg, seed=0)
     assert 1 <= sum(r is not None for r in kept) < len(subjects)  # the finished ones stay, the rest do not
     assert all(r.success for r in kept if r is not None)  # finished before the end: reached its goal
