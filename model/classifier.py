@@ -57,6 +57,11 @@ class Classifier(nn.Module):
         raise NotImplementedError
 
     @property
+    def state_dim(self) -> int:
+        """The width S of ``ModelOutput.step_states`` (B, N, S)."""
+        raise NotImplementedError
+
+    @property
     def heads(self) -> int:
         """Attention maps per glance."""
         return 1
