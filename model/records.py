@@ -1,6 +1,6 @@
 """Records of runs on a model, as plain arrays: what the computing layer returns and the drawing
 layer draws (an attack with the drift of its iterates, a glance grid, a per-image race, a budget
-sweep), and the box of an object in an image. No torch, no computation: both
+sweep, a belief's path), and the box of an object in an image. No torch, no computation: both
 layers import this, neither the other.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 from .attacks import AttackConfig
 from .inference import Prediction
 
-__all__ = ["Box", "Drift", "AttackRun", "GlanceGrid", "ImageRace", "StrengthSweep"]
+__all__ = ["Box", "Drift", "AttackRun", "GlanceGrid", "ImageRace", "StrengthSweep", "BeliefPath"]
 
 
 class Box(NamedTuple):
@@ -133,3 +133,12 @@ class StrengthSweep:
     def predicted(self) -> np.ndarray:
         return self.probs.argmax(axis=1)
 
+
+@dataclass(frozen=True)
+class BeliefPath:
+    """``points`` (N, 2): the state after each glance in the model's stored plane; ``predicted``
+    (N,) the class read after each glance and ``confidence`` (N,) its probability."""
+
+    points: np.ndarray
+    predicted: np.ndarray
+    confidence: np.ndarray
