@@ -173,3 +173,18 @@ class Lab:
                 return {f"{m}/{name}": attribution(s.model, img, target, s.glances, m, ig_steps)
                         for name, img, target in images for m in ("saliency", "integrated_gradients")}
         return self.results.get_or_compute(key, compute)
+
+    def kept(self, kind: str, key: str, compute: Callable[[], object] | None = None,
+             gated: bool = True) -> object | None:
+        """A result of another module's computation (``kind``: "sweep", "belief"...) cached under
+        ``key`` like every result here: without ``compute`` only looked up (None when missing), with
+        it computed once, through the attack gate when ``gated``."""
+        if compute is None:
+            return self.results.get((kind, key))
+
+        def run() -> object:
+            if not gated:
+                return compute()
+            with self.gate.slot():
+                return compute()
+        return self.results.get_or_compute((kind, key), run)
