@@ -49,6 +49,8 @@ VIEWS: tuple[View, ...] = (
     View("Glance grid", "grid.py", "Experiments", needs="settings"),
     View("Race", "race.py", "Experiments", needs="settings"),
     View("Batch", "batch.py", "Experiments", needs="settings"),
+    View("Strength sweep", "sweep.py", "Experiments", needs="settings"),
+    View("Belief path", "belief.py", "Experiments"),
     View("Export", "export.py", "Files"),
     View("Model", "model_card.py", "Files"),
     View("Gallery", "gallery.py", "Files"),
