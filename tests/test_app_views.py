@@ -145,3 +145,15 @@ def test_models_the_views_do_not_apply_to_say_why():
     open_tab(at, "Strength sweep")  # no listed model knows its classes: it is swept alone
     assert at.selectbox(key="sweep_with").value == "none"
     assert at.button(key="run_sweep").label.startswith("Run the sweep on photo_attention (6 budgets")
+
+
+def test_an_l2_sidebar_attack_is_swept_in_l_inf_balls_with_the_protocols_step(form):
+    sample = load_samples()[0]
+    at = page(sample=sample.name, norm="l2", eps="1", steps="3", tab="Strength sweep", sweep_eps="0,16",
+              sweep_with="none")
+    assert any("made L-inf, with the protocol's step max(1/255, eps/steps)" in c.value for c in at.caption)
+    at.button(key="run_sweep").click().run()
+    assert not at.exception, at.exception
+    cfg = replace(CFG, steps=3, step_size=None, eps=16 / 255)
+    direct = strength_sweep(form, "s3ta_default", sample.image, sample.label, cfg, (0, 16), 4, 0, sample.box)
+    assert np.allclose(lines(figure(at, "sweep_chart"), "x3")["s3ta_default"], direct.target_probs, atol=1e-5)

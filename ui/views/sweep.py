@@ -134,9 +134,10 @@ def render(scene: Scene) -> None:
         subjects.append(second)
     attacker, seed = scene.attacker, scene.seed
     target = sweep_target(cfg, attacker.image, attacker.label, attacker.model.config.num_classes, seed)
-    aim = "" if not cfg.targeted else f" ({scene.class_names[target]})"
+    same = f"the same target ({scene.class_names[target]}) and seed" if cfg.targeted else "the same seed"
+    step = "" if cfg.step_size is not None else ", with the protocol's step max(1/255, eps/steps) at each budget"
     st.caption(f"Attack used here: {describe(cfg).split(', ', 1)[1]} (the sidebar's, its epsilon swept"
-               + (" and made L-inf" if scene.cfg.norm != "linf" else "") + f"): the same target{aim} and seed "
+               + (" and made L-inf" if scene.cfg.norm != "linf" else "") + f"{step}): {same} "
                f"at every budget and on every model, each crafted and read at the sidebar's attack glances "
                f"({attacker.glances}; a model without glances reads once).")
     keys = [sweep_key(s, cfg, seed, budgets) for _, s in subjects]
