@@ -237,3 +237,18 @@ class Lab:
         """The finished patch for these inputs, else the one a stopped run reached, else None."""
         key = self.patch_key(s, cfg, seed, target)
         return self.results.get(key) or self.results.get(("partial",) + key)
+
+    def kept(self, kind: str, key: str, compute: Callable[[], object] | None = None,
+             gated: bool = True) -> object | None:
+        """A result of another module's computation (``kind``: "sweep", "belief"...) cached under
+        ``key`` like every result here: without ``compute`` only looked up (None when missing), with
+        it computed once, through the attack gate when ``gated``."""
+        if compute is None:
+            return self.results.get((kind, key))
+
+        def run() -> object:
+            if not gated:
+                return compute()
+            with self.gate.slot():
+                return compute()
+        return self.results.get_or_compute((kind, key), run)

@@ -1,6 +1,7 @@
 """Records of runs on a model, as plain arrays: what the computing layer returns and the drawing
-layer draws (an attack with the drift of its iterates, a glance grid, a per-image race), and the
-box of an object in an image. No torch, no computation: both layers import this, neither the other.
+layer draws (an attack with the drift of its iterates, a glance grid, a per-image race, a budget
+sweep, a belief's path), and the box of an object in an image. No torch, no computation: both
+layers import this, neither the other.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from .attacks import AttackConfig
 from .inference import Prediction
 
-__all__ = ["Box", "Drift", "AttackRun", "GlanceGrid", "ImageRace", "PatchRun"]
+__all__ = ["Box", "Drift", "AttackRun", "GlanceGrid", "ImageRace", "PatchRun", "StrengthSweep", "BeliefPath"]
 
 
 class Box(NamedTuple):
@@ -113,3 +114,50 @@ class PatchRun:
     finished: bool
     seed: int
     glances: int
+
+
+@dataclass(frozen=True)
+class StrengthSweep:
+    """One model's answers to one image attacked at each budget ``budgets_255`` (E,): the
+    adversarial images (E, H, W, 3), whether each reached its goal, the class probabilities
+    after the last glance (E, C), the last glance's attention maps (E, heads, h, w), the glance-
+    and head-averaged attention mass in the item's box (E,) (None without a box), the largest
+    change of a pixel value (E,) in /255, read at ``glances``."""
+
+    model_name: str
+    budgets_255: tuple[float, ...]
+    label: int
+    target: int
+    targeted: bool
+    has_attention: bool
+    glances: int
+    images: np.ndarray
+    success: np.ndarray
+    probs: np.ndarray
+    attention: np.ndarray
+    mass: np.ndarray | None
+    linf_255: np.ndarray
+    seconds: float
+
+    @property
+    def true_probs(self) -> np.ndarray:
+        return self.probs[:, self.label]
+
+    @property
+    def target_probs(self) -> np.ndarray | None:
+        """P(target) per budget; None when the attack aims at no class (untargeted)."""
+        return self.probs[:, self.target] if self.targeted else None
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probs.argmax(axis=1)
+
+
+@dataclass(frozen=True)
+class BeliefPath:
+    """``points`` (N, 2): the state after each glance in the model's stored plane; ``predicted``
+    (N,) the class read after each glance and ``confidence`` (N,) its probability."""
+
+    points: np.ndarray
+    predicted: np.ndarray
+    confidence: np.ndarray

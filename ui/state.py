@@ -11,6 +11,7 @@ import streamlit as st
 
 from compute.catalog import Entry
 from compute.runs import DEFAULT_ATTACK
+from compute.sweep import MAX_BUDGET_255, MAX_BUDGETS, parse_budgets
 from model.attacks import MAX_RESTARTS
 from viz.frames import COLORMAPS
 
@@ -31,6 +32,7 @@ DEFAULTS = {"eps": round(DEFAULT_ATTACK.eps * 255), "eps_l2": 2.0, "steps": DEFA
             "step_size": "auto" if DEFAULT_ATTACK.step_size is None else f"{DEFAULT_ATTACK.step_size * 255:g}",
             "restarts": 1, "seed": 0, "early_stop": DEFAULT_ATTACK.early_stop, "alpha": 0.6}
 VIEW_TITLES = [v.title for v in VIEWS]
+NO_PARTNER = "none"  # the strength sweep on the model in use alone
 
 
 def sample_key(name: str) -> str:
@@ -62,7 +64,10 @@ def link_fields(stems: list[str], entry: Entry) -> list[Field]:
             Field("early_stop", "bool"), Field("attack", "bool"),
             Field("head", "choice", choices=["mean"] + [str(i) for i in range(entry.heads)]),
             Field("cmap", "choice", choices=list(COLORMAPS)), Field("alpha", "float", 0, 1),
-            Field("tab", "choice", choices=VIEW_TITLES)] + [f for v in VIEWS for f in v.link]
+            Field("tab", "choice", choices=VIEW_TITLES),
+            Field("sweep_eps", "numbers", 0, MAX_BUDGET_255, most=MAX_BUDGETS),
+            Field("sweep_with", "choice", choices=stems + [NO_PARTNER]), Field("path_glances", "int", 1, MAX_GLANCES)
+            ] + [f for v in VIEWS for f in v.link]
 
 
 def apply_link() -> tuple[list[str], str | None]:
@@ -85,6 +90,8 @@ def apply_link() -> tuple[list[str], str | None]:
     ss["model_choice"] = entry.label
     if "compare" in values:  # the link's pick stands, whatever task it was trained on
         ss["compare_model"], ss["_compare_task"] = labels[values.pop("compare")], entry.task
+    if "sweep_with" in values:  # likewise the sweep's second model
+        ss["_sweep_task"] = entry.task
     if "sample" in values:
         name = values.pop("sample")
         sample = next(s for s in samples(entry.task) if s.name == name)
@@ -111,6 +118,14 @@ def apply_link() -> tuple[list[str], str | None]:
     return problems, view
 
 
+def _budgets_text(text: str | None) -> str | None:
+    """The sweep's budgets as a link writes them, or None while what is typed is not a valid list."""
+    try:
+        return None if text is None else ", ".join(f"{b:g}" for b in parse_budgets(text))
+    except ValueError:
+        return None
+
+
 def update_link(model_stem: str | None, sample: str | None, view: str, shown: bool) -> None:
     """The page's current settings into its URL. Uploads cannot travel in a link: with an
     uploaded model the URL is cleared; with an uploaded image it keeps the model, the attack
@@ -127,7 +142,10 @@ def update_link(model_stem: str | None, sample: str | None, view: str, shown: bo
         "step_size": ss.get("step_size"), "target": TARGETS[ss.get("target", next(iter(TARGETS)))],
         "restarts": ss.get("restarts"),
         "seed": ss.get("seed"), "early_stop": ss.get("early_stop"), "head": ss.get("head"),
-        "cmap": ss.get("cmap"), "alpha": ss.get("alpha"), "tab": view, "attack": shown and sample is not None}
+        "cmap": ss.get("cmap"), "alpha": ss.get("alpha"), "tab": view, "attack": shown and sample is not None,
+        # a view's own settings, present while it is open (Streamlit drops a widget's state when it is not drawn)
+        "sweep_eps": _budgets_text(ss.get("sweep_eps")), "sweep_with": ss.get("sweep_with"),
+        "path_glances": ss.get("path_glances")}
     values |= {f.key: ss.get(f.key) for v in VIEWS if v.title == view for f in v.link}
     if values["target"] == "class":
         values["target_class"] = ss.get("target_class")

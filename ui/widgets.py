@@ -1,5 +1,5 @@
 """Small pieces the views share: a throttled progress bar, a guard that turns a failed run into
-a message, the top-5 list, a thumbnail."""
+a message, a Run button that turns into Stop while its work runs, the top-5 list, a thumbnail."""
 
 from __future__ import annotations
 
@@ -53,6 +53,25 @@ def guarded(what: str, work: Callable[[Callable[[float], None]], Any], stop: str
         bar.empty()
         button.empty()
     return None
+
+
+def run_or_stop(job: str, label: str, key: str, help: str | None = None) -> bool:
+    """A button that starts ``job`` (any key naming the work), or while it runs a Stop button;
+    True while it runs. Stop reruns the page, which ends the run at its next progress update: work
+    finished and cached before it stays, the step under way is dropped."""
+    ss = st.session_state
+    if ss.get("_running_job") == job:
+        st.button("Stop", key=f"stop_{key}", on_click=lambda: ss.pop("_running_job", None),
+                  help="Stops now; what has finished stays on the page and in the cache.")
+        return True
+    st.button(label, key=f"run_{key}", help=help, on_click=lambda: ss.__setitem__("_running_job", job))
+    return False
+
+
+def job_done(job: str) -> None:
+    """``job`` finished or failed: its button starts it again."""
+    if st.session_state.get("_running_job") == job:
+        del st.session_state["_running_job"]
 
 
 def top5(pred: Prediction, class_names: list[str], title: str) -> None:
