@@ -21,7 +21,6 @@ from compute.sweep import strength_sweep
 from model.checkpoint import DEFAULT_CHECKPOINT
 
 from .conftest import APP, figure, open_tab
-from .test_app_experiments import downloads  # noqa: F401  (a fixture)
 
 CFG = replace(DEFAULT_ATTACK, steps=4)  # the page's attack, shorter (steps=4 in the links below)
 
@@ -50,7 +49,7 @@ def lines(spec: dict, axis: str) -> dict[str, list[float]]:
 
 
 @pytest.mark.slow
-def test_the_sweep_draws_both_models_as_the_computing_layer_does(form, baseline, downloads):  # noqa: F811
+def test_the_sweep_draws_both_models_as_the_computing_layer_does(form, baseline, downloads):
     sample = load_samples()[3]
     at = page(sample=sample.name, seed="3", steps="4", tab="Strength sweep", sweep_eps="0,4,16")
     assert at.selectbox(key="sweep_with").value == "baseline_default"  # the listed partner, as Compare opens on
@@ -115,7 +114,7 @@ def test_a_second_model_of_other_classes_is_refused_with_the_reason():
 
 
 @pytest.mark.slow
-def test_the_belief_path_draws_the_clean_path_then_the_adversarial_one(form, downloads):  # noqa: F811
+def test_the_belief_path_draws_the_clean_path_then_the_adversarial_one(form, downloads):
     sample = load_samples()[2]
     at = page(sample=sample.name, seed="2", steps="4", tab="Belief path")
     spec = figure(at, "belief_chart")
