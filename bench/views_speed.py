@@ -66,7 +66,7 @@ def sweep_times(page, url: str, repeats: int) -> dict[str, list[float]]:
         page.wait_for_selector(IDLE)
         run_button(page).click()
         page.wait_for_function(traces_drawn(["s3ta_default"], chart), timeout=120_000)
-        stop = page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True)
+        stop = page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop, keeping what is done")
         if not stop.is_visible():  # the second model finished before Stop could be pressed
             continue
         t = time.perf_counter()

@@ -29,7 +29,7 @@ def test_stop_keeps_the_model_already_swept(server, browser):  # noqa: F811
     run.click()
     browser.wait_for_function(traces_drawn(["s3ta_default"], CHART), timeout=120_000)
     main = browser.get_by_test_id("stMainBlockContainer")
-    main.get_by_role("button", name="Stop", exact=True).click()
+    main.get_by_role("button", name="Stop, keeping what is done").click()
     wait_idle(browser)
     assert browser.evaluate(traces_drawn(["s3ta_default"], CHART))
     assert not browser.evaluate(traces_drawn(["baseline_default"], CHART))

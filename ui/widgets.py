@@ -16,6 +16,9 @@ from model.records import AttackRun
 from viz.figures import image_data_uri
 from viz.frames import enlarge, to_uint8
 
+# Streamlit's own header shows a "Stop" while a script runs; ours says what it keeps
+STOP = "Stop, keeping what is done"
+
 
 def progress_bar(text: str, interval: float = 0.1) -> tuple[Any, Callable[[float], None]]:
     """A progress bar and its updater, which redraws at most every ``interval`` seconds (a
@@ -38,7 +41,7 @@ def guarded(what: str, work: Callable[[Callable[[float], None]], Any], stop: str
     button beside the bar does just that."""
     button = st.empty()
     if stop is not None:
-        button.button("Stop, keeping what is done", key=stop,
+        button.button(STOP, key=stop,
                       help="Stops the run; the attacks (or steps) finished so far are kept and shown.")
     bar, progress = progress_bar(what)
     try:
@@ -61,7 +64,7 @@ def run_or_stop(job: str, label: str, key: str, help: str | None = None) -> bool
     finished and cached before it stays, the step under way is dropped."""
     ss = st.session_state
     if ss.get("_running_job") == job:
-        st.button("Stop", key=f"stop_{key}", on_click=lambda: ss.pop("_running_job", None),
+        st.button(STOP, key=f"stop_{key}", on_click=lambda: ss.pop("_running_job", None),
                   help="Stops now; what has finished stays on the page and in the cache.")
         return True
     st.button(label, key=f"run_{key}", help=help, on_click=lambda: ss.__setitem__("_running_job", job))
