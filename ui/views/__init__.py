@@ -49,6 +49,7 @@ VIEWS: tuple[View, ...] = (
     View("Glance grid", "grid.py", "Experiments", needs="settings"),
     View("Race", "race.py", "Experiments", needs="settings"),
     View("Batch", "batch.py", "Experiments", needs="settings"),
+    View("Black-box attack", "square.py", "Experiments"),
     View("Export", "export.py", "Files"),
     View("Model", "model_card.py", "Files"),
     View("Gallery", "gallery.py", "Files"),
