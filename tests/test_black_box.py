@@ -115,3 +115,33 @@ def test_the_run_draws_as_valid_plotly_and_one_sheet(form):
     sheet = black_box_sheet(sample.image, predict(form, sample.image, 4), run, names, sample.box, Display(zoom=2),
                             has_attention=True)
     assert sheet.dtype == np.uint8 and sheet.shape[1] == 3 * 192 + 2 * 4  # three panels, two gaps
+
+
+def test_stopped_runs_hand_a_run_to_the_page_run_that_waits_for_it(form):
+    """The next page run may start while the stopped one still unwinds in its thread: ``get``
+    waits for a token that is running, and returns at once for one that is not."""
+    import threading
+    import time
+
+    from compute.black_box import StoppedRuns
+
+    sample = load_samples()[0]
+    run = run_square(form, sample.image, sample.label, 4, SquareConfig(eps=1 / 255, queries=3))
+    box = StoppedRuns(limit=2)
+    box.start("a")
+
+    def unwind():
+        time.sleep(0.2)
+        box.keep("a", run)
+        box.end("a")
+
+    threading.Thread(target=unwind).start()
+    t = time.perf_counter()
+    assert box.get("a", wait=5.0) is run and time.perf_counter() - t >= 0.15
+    assert box.get("b", wait=5.0) is None  # nothing running: no wait
+    box.keep("b", run)
+    box.keep("c", run)
+    assert box.get("a") is None and box.get("c") is run  # at most two kept, the oldest dropped
+    box.start("c")  # running it again forgets the stopped one
+    assert box.get("c") is None
+    box.end("c")

@@ -4,6 +4,7 @@ The attention drift over the queries, like PGD's drift over its steps."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -19,7 +20,7 @@ from compute.black_box import (
 from compute.lab import Subject
 from model.records import SquareRun
 from model.square import SquareConfig
-from ui.resources import lab
+from ui.resources import lab, stopped_runs
 from ui.scene import Scene, current
 from ui.state import MAX_EPS_255, MAX_EPS_L2, SQUARE_NORMS, black_box_settings, remember_black_box
 from ui.widgets import guarded
@@ -27,7 +28,7 @@ from viz.figures import query_curve_figure, query_drift_figure
 from viz.files import MIME, to_png
 from viz.frames import black_box_sheet
 
-_PARTIAL = "_square_partial"  # (cache key, run): the last attack stopped before its end, this session's
+STOP_WAIT_S = 10.0  # how long a page run waits for a stopped attack (one forward pass away) to hand over
 
 
 def defaults(scene: Scene) -> None:
@@ -86,17 +87,25 @@ def describe(cfg: SquareConfig) -> str:
     return f"Square Attack, {SQUARE_NORMS[cfg.norm]} {size}, {cfg.queries:,} queries, towards {goal}"
 
 
+def session_token(key: tuple[str, str]) -> tuple[str, str, str]:
+    """This session's name for an attack: where its stopped run is kept."""
+    return (st.session_state.setdefault("_bb_session", uuid.uuid4().hex), *key)
+
+
 def run_now(subject: Subject, cfg: SquareConfig, seed: int) -> None:
-    """Run the attack under a progress bar with a Stop button; a stopped run is kept in the session."""
-    key = square_key(subject, cfg, seed)
-
-    def keep(run: SquareRun) -> None:
-        st.session_state[_PARTIAL] = (key, run)
-
+    """Run the attack under a progress bar with a Stop button. Pressing Stop (or any control)
+    stops this page run inside a progress update; the run so far is kept in ``stopped_runs``,
+    written from this thread without Streamlit calls (which raise again once stopped)."""
+    token = session_token(square_key(subject, cfg, seed))
     st.button("Stop", key="stop_square", help="Stops the attack and keeps its best iterate so far.")
-    if guarded(f"Square Attack ({cfg.queries:,} queries)",
-               lambda p: black_box(lab(), subject, cfg, seed, p, keep)) is not None:
-        st.session_state.pop(_PARTIAL, None)
+    kept = stopped_runs()
+    kept.start(token)
+    try:
+        run = guarded(f"Square Attack ({cfg.queries:,} queries)",
+                      lambda p: black_box(lab(), subject, cfg, seed, p, lambda r: kept.keep(token, r)))
+    finally:
+        kept.end(token)
+    if run is not None:
         st.rerun()
 
 
@@ -130,8 +139,9 @@ def show(scene: Scene, subject: Subject, cfg: SquareConfig, run: SquareRun) -> N
     clean = lab().clean(subject)
     sheet = black_box_sheet(subject.image, clean, run, names, subject.box, scene.display, model.has_attention)
     st.image(sheet, caption="clean · adversarial (each with the last glance's attention) · amplified perturbation")
-    st.caption(f"The attack {outcome} against {run.glances} glance{'s' if run.glances > 1 else ''}; the model reads "
-               f"{names[run.prediction.label]} ({run.prediction.probs.max():.0%}).")
+    against = f" against {run.glances} glance{'s' if run.glances > 1 else ''}" if model.max_glances > 1 else ""
+    st.caption(f"The attack {outcome}{against}; the model reads {names[run.prediction.label]} "
+               f"({run.prediction.probs.max():.0%}).")
     sentence = beside_pgd(scene, cfg, run)
     if sentence:
         st.caption(sentence)
@@ -155,11 +165,10 @@ def render(scene: Scene) -> None:
     if subject.model.config.image_size > 128:
         st.caption(f"This model takes {subject.model.config.image_size} px images: each query costs several "
                    "canvas queries, so expect tens of seconds or more per thousand queries on a CPU.")
-    key = square_key(subject, cfg, seed)
     run = cached_square(lab(), subject, cfg, seed)
     if run is None:
-        kept = st.session_state.get(_PARTIAL)
-        run = kept[1] if kept is not None and kept[0] == key else None
+        # stopped just now, this run may start before the stopped one has handed its result over
+        run = stopped_runs().get(session_token(square_key(subject, cfg, seed)), wait=STOP_WAIT_S)
         if st.button(f"Run Square Attack ({cfg.queries:,} queries)", key="run_square", type="primary"):
             run_now(subject, cfg, seed)
             return
