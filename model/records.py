@@ -1,7 +1,8 @@
 """Records of runs on a model, as plain arrays: what the computing layer returns and the drawing
-layer draws (an attack with the drift of its iterates, a glance grid, a per-image race, a budget
-sweep, a belief's path), and the box of an object in an image. No torch, no computation: both
-layers import this, neither the other.
+layer draws (an attack with the drift of its iterates, a black-box attack with its drift over
+queries, a glance grid, a per-image race, a budget sweep, a belief's path, a patch), and the box
+of an object in an image. No torch, no computation: both layers import this, neither the other.
+
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import numpy as np
 
 from .attacks import AttackConfig
 from .inference import Prediction
+from .square import SquareConfig
 
-__all__ = ["Box", "Drift", "AttackRun", "GlanceGrid", "ImageRace", "PatchRun", "StrengthSweep", "BeliefPath"]
+__all__ = ["Box", "Drift", "AttackRun", "GlanceGrid", "ImageRace", "PatchRun", "StrengthSweep", "BeliefPath",
+           "SquareRun"]
 
 
 class Box(NamedTuple):
@@ -161,3 +164,28 @@ class BeliefPath:
     points: np.ndarray
     predicted: np.ndarray
     confidence: np.ndarray
+
+
+@dataclass(frozen=True)
+class SquareRun:
+    """A Square Attack (black box) on one image: the adversarial image (H, W, 3) in [0, 1], its
+    prediction, the label attacked, the class aimed at, whether it reached it, the queries it
+    used, whether it was stopped before it ended, and its best iterates over queries (``drift``,
+    labels "query k"; the last frame is the returned image)."""
+
+    image: np.ndarray
+    prediction: Prediction
+    label: int
+    target: int
+    success: bool
+    queries: int
+    stopped: bool
+    drift: Drift
+    config: SquareConfig
+    seed: int
+    glances: int
+    seconds: float
+
+    def goal(self, class_names: Sequence[str]) -> str:
+        """What the attack aimed at, in words: the target's name, or "a wrong class"."""
+        return "a wrong class" if self.config.target == "untargeted" else class_names[self.target]

@@ -189,3 +189,23 @@ def test_the_guided_tour_from_first_step_to_last(server, page):
     assert main.get_by_role("link", name="Glance grid").count() == 1
     assert main.get_by_role("button", name="Next").count() == 0
     page.wait_for_function("() => window.location.search.includes('tour_step=5')", timeout=30_000)
+
+
+def test_stop_keeps_the_black_box_attacks_best_iterate(server, page):
+    """Stop, pressed while Square Attack runs, interrupts it in the browser as any control does:
+    the page comes back with the best iterate so far, marked as stopped."""
+    page.goto(server + "/?tab=Black-box%20attack&bb_eps=1&bb_queries=10000")
+    run = page.get_by_role("button", name="Run Square Attack (10,000 queries)")
+    run.wait_for(timeout=60_000)
+    wait_idle(page)
+    run.click()
+    stop = page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop")
+    stop.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    stop.click()
+    page.get_by_text("Stopped after").wait_for(timeout=60_000)
+    used = page.get_by_test_id("stMetric").filter(has_text="Queries used").inner_text()
+    done = int(used.split()[2].replace(",", ""))
+    assert 1 <= done < 10_000 and "of 10,000" in used
+    wait_idle(page)
+    assert page.get_by_role("button", name="Run Square Attack (10,000 queries)").is_visible()

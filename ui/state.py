@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from compute.black_box import MAX_PAGE_QUERIES
 from compute.catalog import Entry
 from compute.runs import DEFAULT_ATTACK
 from compute.sweep import MAX_BUDGET_255, MAX_BUDGETS, parse_budgets
@@ -21,11 +22,13 @@ from .views import VIEWS
 
 MAX_GLANCES = 32
 MAX_EPS_255 = 32
+MAX_EPS_L2 = 10.0
 MAX_STEPS = 200
 MAX_RESTARTS_PAGE = min(MAX_RESTARTS, 10)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
 TARGETS = {"random wrong class": "random", "chosen class": "class", "untargeted": "untargeted"}
 NORMS = {"L-inf": "linf", "L2": "l2"}
+SQUARE_NORMS = {"linf": "L-inf", "l2": "L2"}  # the black-box view's norms, by their link value
 # L-inf step sizes in /255; "auto" is the paper's protocol, max(1/255, eps/steps) (L2 attacks always use it)
 STEP_SIZES = ["auto", "0.5", "1", "2", "4", "8"]
 DEFAULTS = {"eps": round(DEFAULT_ATTACK.eps * 255), "eps_l2": 2.0, "steps": DEFAULT_ATTACK.steps,
@@ -66,7 +69,9 @@ def link_fields(stems: list[str], entry: Entry) -> list[Field]:
             Field("cmap", "choice", choices=list(COLORMAPS)), Field("alpha", "float", 0, 1),
             Field("tab", "choice", choices=VIEW_TITLES),
             Field("sweep_eps", "numbers", 0, MAX_BUDGET_255, most=MAX_BUDGETS),
-            Field("sweep_with", "choice", choices=stems + [NO_PARTNER]), Field("path_glances", "int", 1, MAX_GLANCES)
+            Field("sweep_with", "choice", choices=stems + [NO_PARTNER]), Field("path_glances", "int", 1, MAX_GLANCES),
+            Field("bb_norm", "choice", choices=list(SQUARE_NORMS)), Field("bb_eps", "float", 0, MAX_EPS_255),
+            Field("bb_eps_l2", "float", 0, MAX_EPS_L2), Field("bb_queries", "int", 1, MAX_PAGE_QUERIES)
             ] + [f for v in VIEWS for f in v.link]
 
 
@@ -149,9 +154,41 @@ def update_link(model_stem: str | None, sample: str | None, view: str, shown: bo
     values |= {f.key: ss.get(f.key) for v in VIEWS if v.title == view for f in v.link}
     if values["target"] == "class":
         values["target_class"] = ss.get("target_class")
+    values.update(black_box_link())
     compare = ss.get("compare_model")
     if compare:
         values["compare"] = next((e.path.stem for e in catalog()[0] if e.label == compare), None)
     wanted = encode(values)
     if wanted != st.query_params.to_dict():
         st.query_params.from_dict(wanted)
+
+
+BLACK_BOX_KEYS = ("bb_norm", "bb_eps", "bb_eps_l2", "bb_queries")
+_BLACK_BOX_SAVED = "_bb_settings"
+
+
+def black_box_settings() -> dict[str, Any]:
+    """The black-box view's settings: its widgets' values, or the last ones it drew (Streamlit
+    forgets a widget's value in a run that does not draw it, e.g. while no image is picked)."""
+    ss = st.session_state
+    saved = ss.get(_BLACK_BOX_SAVED, {})
+    return {k: ss[k] if k in ss else saved[k] for k in BLACK_BOX_KEYS if k in ss or k in saved}
+
+
+def remember_black_box() -> None:
+    """Keep the black-box view's settings past runs that do not draw its widgets."""
+    st.session_state[_BLACK_BOX_SAVED] = black_box_settings()
+
+
+def black_box_link() -> dict[str, Any]:
+    """The black-box view's settings for the link, once it has been opened, when they are valid
+    (a value the view refuses stays out of the link)."""
+    found = black_box_settings()
+    if "bb_norm" not in found:
+        return {}
+    norm = found["bb_norm"]
+    eps_key, top = ("bb_eps", MAX_EPS_255) if norm == "linf" else ("bb_eps_l2", MAX_EPS_L2)
+    eps, queries = found.get(eps_key), found.get("bb_queries")
+    return {"bb_norm": norm, eps_key: eps if eps is not None and 0 < eps <= top else None,
+            "bb_queries": queries if queries is not None and float(queries).is_integer()
+            and 1 <= queries <= MAX_PAGE_QUERIES else None}

@@ -55,6 +55,7 @@ VIEWS: tuple[View, ...] = (
     View("Batch", "batch.py", "Experiments", needs="settings"),
     View("Strength sweep", "sweep.py", "Experiments", needs="settings"),
     View("Belief path", "belief.py", "Experiments"),
+    View("Black-box attack", "square.py", "Experiments"),
     View("Adversarial patch", "patch.py", "Experiments", needs="settings",
          link=(Field("patch_size", "int", 2, 512), Field("patch_steps", "int", 10, 1000),
                Field("patch_place", "choice", choices=("searched", "chosen")),
