@@ -342,7 +342,7 @@ def square_attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
             stop = bool(callback(i + 2, cfg.queries))
     if callback is not None and not stop:
         callback(cfg.queries, cfg.queries)
-    return SquareResult(best, done.clone(), aim, trace, used, best_loss)
+    return SquareResult(best, done.clone(), aim, trace, queries=used, loss=best_loss)
 
 
 def square_settings(cfg: SquareConfig, seed: int, glances: int) -> dict:

@@ -199,7 +199,7 @@ def test_stop_keeps_the_black_box_attacks_best_iterate(server, page):
     run.wait_for(timeout=60_000)
     wait_idle(page)
     run.click()
-    stop = page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop")
+    stop = page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop, keeping what is done")
     stop.wait_for(timeout=30_000)
     page.wait_for_timeout(1500)
     stop.click()

@@ -23,7 +23,7 @@ from model.square import SquareConfig
 from ui.resources import lab, stopped_runs
 from ui.scene import Scene, current
 from ui.state import MAX_EPS_255, MAX_EPS_L2, SQUARE_NORMS, black_box_settings, remember_black_box
-from ui.widgets import guarded
+from ui.widgets import STOP, guarded
 from viz.figures import query_curve_figure, query_drift_figure
 from viz.files import MIME, to_png
 from viz.frames import black_box_sheet
@@ -97,7 +97,7 @@ def run_now(subject: Subject, cfg: SquareConfig, seed: int) -> None:
     stops this page run inside a progress update; the run so far is kept in ``stopped_runs``,
     written from this thread without Streamlit calls (which raise again once stopped)."""
     token = session_token(square_key(subject, cfg, seed))
-    st.button("Stop", key="stop_square", help="Stops the attack and keeps its best iterate so far.")
+    st.button(STOP, key="stop_square", help="Stops the attack and keeps its best iterate so far.")
     kept = stopped_runs()
     kept.start(token)
     try:
