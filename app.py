@@ -9,15 +9,22 @@ views in ``ui/views/`` (one module each). Computing lives in ``compute/``, drawi
 
 from __future__ import annotations
 
-import streamlit as st
+import os
 
-from ui import header
-from ui.notices import image_notices
-from ui.resources import device, use_inference_form
-from ui.scene import build_scene, ready
-from ui.sidebar import choose_attack, choose_display, choose_glances, choose_image, choose_model
-from ui.state import MAX_GLANCES, apply_link, set_defaults, update_link
-from ui.views import GROUPS, VIEWS, by_title
+# Before torch loads OpenMP: threads waiting for work sleep instead of spinning. On a busy machine
+# (other sessions, other jobs) spinning threads made an attack with 2 threads 10-20x slower
+# (bench/README.md, "Busy machine").
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import streamlit as st  # noqa: E402
+
+from ui import header  # noqa: E402
+from ui.notices import image_notices  # noqa: E402
+from ui.resources import device, use_inference_form  # noqa: E402
+from ui.scene import build_scene, ready  # noqa: E402
+from ui.sidebar import choose_attack, choose_display, choose_glances, choose_image, choose_model  # noqa: E402
+from ui.state import MAX_GLANCES, apply_link, set_defaults, update_link  # noqa: E402
+from ui.views import GROUPS, VIEWS, by_title  # noqa: E402
 
 INFERENCE_FORM = ("inference form (BatchNorm folded, channels last: about 0.6 of the eager cost per attack step; "
                   "not compiled, so the first attack costs what every later one does)")

@@ -5,6 +5,8 @@
 - ``runs``: one attack with the drift of its iterates, attributions, readouts, the page's default attack;
 - ``studies``: the paper's experiments as numbers (glance grid, per-image race, batch rows) and the
   budgets the experiment views open with;
+- ``sweep``: one image attacked at several budgets in one batch; ``belief``: the belief's path on a
+  model's stored plane;
 - ``images``: images in (uploads decoded, the sample galleries);
 - ``domain``: whether an image is inside a model's training domain;
 - ``catalog``: the checkpoints offered.

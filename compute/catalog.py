@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from model.inference_form import inference_form
 from .images import domain_warnings
 
 __all__ = ["Entry", "list_checkpoints", "open_checkpoint", "load_uploaded", "describe", "models_dir",
-           "better_fits", "compare_default", "race_baseline", "task_of", "MAX_CHECKPOINT_BYTES"]
+           "better_fits", "compare_default", "partners", "race_baseline", "task_of", "MAX_CHECKPOINT_BYTES"]
 
 MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024  # the page's upload limit for checkpoints
 
@@ -159,6 +160,14 @@ def compare_default(entries: list[Entry], task: str, default_task: str = DEFAULT
     baselines = [e for e in entries if not e.attends]
     return (next((e for e in baselines if task_of(e.metadata, default_task) == task), None)
             or next((e for e in entries if e.path.stem == "baseline_default"), entries[0]))
+
+
+def partners(entries: list[Entry], class_names: Sequence[str], image_size: int, stem: str | None) -> list[Entry]:
+    """The listed models (other than the one called ``stem``) one attack can be run on beside a model
+    of ``class_names`` at ``image_size`` px: the same classes in the same order and the same input
+    size, read from their metadata before loading them."""
+    return [e for e in entries if e.path.stem != stem and list(e.metadata.get("class_names", [])) == list(class_names)
+            and (e.metadata.get("config") or {}).get("image_size") == image_size]
 
 
 def race_baseline(entries: list[Entry], metadata: dict[str, Any], has_attention: bool,

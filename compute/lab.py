@@ -8,19 +8,21 @@ The model is only read (eval mode, input gradients only), so threads can share i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from torch import nn
 
 from model.attacks import AttackConfig, attack_settings
 from model.inference import Prediction, predict
-from model.records import AttackRun, Box, GlanceGrid, ImageRace
+from model.patch import PatchConfig
+from model.records import AttackRun, Box, GlanceGrid, ImageRace, PatchRun
 
 from .cache import AttackGate, BusyError, ResultCache, digest
 from .domain import DomainVerdict, domain_verdict
-from .runs import attribution, run_attack
-from .studies import GLANCE_COUNTS, MAX_BATCH, BatchRow, batch_row, evaluate_grid, image_race
+from .patch import run_patch
+from .runs import attribution, run_attack, run_attacks
+from .studies import GLANCE_COUNTS, MAX_BATCH, BatchRow, batch_chunk, batch_row, evaluate_grid, image_race
 
 __all__ = ["Lab", "Subject", "BusyError"]
 
@@ -93,13 +95,6 @@ class Lab:
         """A glance grid or race already computed for these inputs, or None (nothing is run)."""
         return self.results.get(self.study_key(kind, s, cfg, seed, counts))
 
-    def cached_batch(self, subjects: Sequence[Subject], cfg: AttackConfig, seed: int) -> list[BatchRow] | None:
-        """The batch table when every attack in it is cached (no attack is run), else None."""
-        runs = [self.cached_attack(s, cfg, seed) for s in subjects]
-        if not subjects or any(r is None for r in runs):
-            return None
-        return [batch_row(s.image_name, s.image, s.box, self.clean(s), r) for s, r in zip(subjects, runs)]
-
     def domain(self, s: Subject, pixels: np.ndarray | None = None) -> DomainVerdict:
         """Whether the image is inside the model's training domain (``compute.domain``), cached."""
         return self.results.get_or_compute(("domain", s.model_key, s.image_key),
@@ -123,41 +118,87 @@ class Lab:
             runs.append(self.attack(s, cfg, seed, part))
         return runs[0], runs[1]
 
+    def _attack_many(self, subjects: Sequence[Subject], cfg: AttackConfig, seed: int,
+                     progress: Callable[[float], None] | None = None) -> list[AttackRun]:
+        """The attack on each subject, cached ones fetched and the rest run side by side in
+        batches of one model (``run_attacks``); each finished run is cached as it would be
+        alone, also when the user stops the work midway (those are kept, the rest dropped)."""
+        runs: list[AttackRun | None] = [self.cached_attack(s, cfg, seed) for s in subjects]
+        todo = [i for i, r in enumerate(runs) if r is None]
+        if not todo:
+            return runs  # type: ignore[return-value]
+        if len({id(subjects[i].model) for i in todo}) != 1:
+            raise ValueError("a batch of attacks runs on one model")
+        chunk = batch_chunk(subjects[todo[0]].image.shape[:2])
+        parts = [todo[k:k + chunk] for k in range(0, len(todo), chunk)]
+        with self.gate.slot():
+            for n, part in enumerate(parts):
+                mine = [subjects[i] for i in part]
+                share = None if progress is None else (lambda f, n=n: progress((n + f) / len(parts)))
+
+                def keep(done: list[AttackRun | None], mine: list[Subject] = mine) -> None:
+                    for s, r in zip(mine, done):
+                        if r is not None:
+                            self.results.put(self.attack_key(s, cfg, seed), r)
+
+                made = run_attacks(mine[0].model, [s.image for s in mine], [s.label for s in mine],
+                                   [s.glances for s in mine], cfg, seed, share, keep)
+                keep(made)
+                for i, r in zip(part, made):
+                    runs[i] = r
+        return runs  # type: ignore[return-value]
+
     def glance_grid(self, s: Subject, cfg: AttackConfig, seed: int, counts: Sequence[int] = GLANCE_COUNTS,
                     progress: Callable[[float], None] | None = None) -> GlanceGrid:
-        """Attacks crafted against each count in ``counts`` (cached: the page's own attack is one
-        of them), each read at every count in ``counts``."""
+        """Attacks crafted against each count in ``counts``, side by side in one batch (cached:
+        the page's own attack is one of them), each read at every count in ``counts``."""
         key = self.study_key("grid", s, cfg, seed, counts)
 
         def compute() -> GlanceGrid:
-            runs = []
-            for i, n in enumerate(counts):
-                part = None if progress is None else (lambda f, i=i: progress((i + f) / len(counts)))
-                runs.append(self.attack(replace(s, glances=int(n)), cfg, seed, part))
+            runs = self._attack_many([replace(s, glances=int(n)) for n in counts], cfg, seed, progress)
             return evaluate_grid(s.model, s.image, runs, s.label, counts)
         return self.results.get_or_compute(key, compute)
 
+    def partial_grid(self, s: Subject, cfg: AttackConfig, seed: int,
+                     counts: Sequence[int] = GLANCE_COUNTS) -> GlanceGrid | None:
+        """The rows of a glance grid whose attacks are cached (a stopped run keeps those), or
+        None when there are none; nothing is run but the reading of the adversarial images."""
+        runs = [self.cached_attack(replace(s, glances=int(n)), cfg, seed) for n in counts]
+        done = [r for r in runs if r is not None]
+        return evaluate_grid(s.model, s.image, done, s.label, counts) if done else None
+
     def race(self, s: Subject, cfg: AttackConfig, seed: int, counts: Sequence[int] = GLANCE_COUNTS,
              progress: Callable[[float], None] | None = None) -> ImageRace:
-        """The true class's probability along one attack per glance count (see ``image_race``)."""
+        """The true class's probability along one attack per glance count (see ``image_race``).
+        A stopped race is kept up to its last step (``partial_race``)."""
         key = self.study_key("race", s, cfg, seed, counts)
+
+        def keep(race: ImageRace) -> None:
+            self.results.put(("partial",) + key, race)
 
         def compute() -> ImageRace:
             with self.gate.slot():
-                return image_race(s.model, s.image, s.label, cfg, seed, counts, progress)
+                return image_race(s.model, s.image, s.label, cfg, seed, counts, progress, keep)
         return self.results.get_or_compute(key, compute)
+
+    def partial_race(self, s: Subject, cfg: AttackConfig, seed: int,
+                     counts: Sequence[int] = GLANCE_COUNTS) -> ImageRace | None:
+        """The race a stopped run had reached, or None."""
+        return self.results.get(("partial",) + self.study_key("race", s, cfg, seed, counts))
 
     def batch(self, subjects: Sequence[Subject], cfg: AttackConfig, seed: int,
               progress: Callable[[float], None] | None = None) -> list[BatchRow]:
         """The attack on each subject (each cached like the page's own), one table row each."""
         if not 1 <= len(subjects) <= MAX_BATCH:
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} images, got {len(subjects)}")
-        rows = []
-        for i, s in enumerate(subjects):
-            part = None if progress is None else (lambda f, i=i: progress((i + f) / len(subjects)))
-            run = self.attack(s, cfg, seed, part)
-            rows.append(batch_row(s.image_name, s.image, s.box, self.clean(s), run))
-        return rows
+        runs = self._attack_many(subjects, cfg, seed, progress)
+        return [batch_row(s.image_name, s.image, s.box, self.clean(s), r) for s, r in zip(subjects, runs)]
+
+    def batch_rows(self, subjects: Sequence[Subject], cfg: AttackConfig, seed: int) -> list[BatchRow | None]:
+        """The table row of each subject whose attack is cached, None for the others (nothing is run)."""
+        runs = [self.cached_attack(s, cfg, seed) for s in subjects]
+        return [None if r is None else batch_row(s.image_name, s.image, s.box, self.clean(s), r)
+                for s, r in zip(subjects, runs)]
 
     def attributions(self, s: Subject, run: AttackRun | None, ig_steps: int = 32) -> dict[str, np.ndarray]:
         """Saliency and Integrated Gradients ((H, W) each) for the predicted class of the clean
@@ -173,3 +214,41 @@ class Lab:
                 return {f"{m}/{name}": attribution(s.model, img, target, s.glances, m, ig_steps)
                         for name, img, target in images for m in ("saliency", "integrated_gradients")}
         return self.results.get_or_compute(key, compute)
+
+    @staticmethod
+    def patch_key(s: Subject, cfg: PatchConfig, seed: int, target: int | None) -> tuple[str, str]:
+        return ("patch", digest(s.key, asdict(cfg), int(seed), target))
+
+    def patch(self, s: Subject, cfg: PatchConfig, seed: int, target: int | None = None,
+              progress: Callable[[float], None] | None = None) -> PatchRun:
+        """An adversarial patch on the subject (``compute.patch.run_patch``), cached; a stopped
+        run keeps the patch it had reached (``cached_patch``)."""
+        key = self.patch_key(s, cfg, seed, target)
+
+        def keep(run: PatchRun) -> None:
+            self.results.put(("partial",) + key, run)
+
+        def compute() -> PatchRun:
+            with self.gate.slot():
+                return run_patch(s.model, s.image, s.label, s.glances, cfg, seed, target, progress, keep)
+        return self.results.get_or_compute(key, compute)
+
+    def cached_patch(self, s: Subject, cfg: PatchConfig, seed: int, target: int | None = None) -> PatchRun | None:
+        """The finished patch for these inputs, else the one a stopped run reached, else None."""
+        key = self.patch_key(s, cfg, seed, target)
+        return self.results.get(key) or self.results.get(("partial",) + key)
+
+    def kept(self, kind: str, key: str, compute: Callable[[], object] | None = None,
+             gated: bool = True) -> object | None:
+        """A result of another module's computation (``kind``: "sweep", "belief"...) cached under
+        ``key`` like every result here: without ``compute`` only looked up (None when missing), with
+        it computed once, through the attack gate when ``gated``."""
+        if compute is None:
+            return self.results.get((kind, key))
+
+        def run() -> object:
+            if not gated:
+                return compute()
+            with self.gate.slot():
+                return compute()
+        return self.results.get_or_compute((kind, key), run)

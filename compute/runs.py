@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from captum.attr import IntegratedGradients, Saliency
 from torch import nn
 
-from model.attacks import AttackConfig, attack_settings, pgd
+from model.attacks import AttackConfig, AttackResult, attack_settings, pgd
 from model.checks import check_glances, check_image_array
-from model.inference import LogitsOnly, Prediction, model_device, predict
+from model.inference import LogitsOnly, Prediction, model_device
 from model.metrics import attention_shift, select_head
 from model.records import AttackRun, Box, Drift
 
-__all__ = ["DEFAULT_ATTACK", "AttackRun", "Drift", "run_attack", "image_target", "attack_targets", "drift_steps",
+__all__ = ["DEFAULT_ATTACK", "AttackRun", "Drift", "run_attack", "run_attacks", "read_images", "image_target",
+           "drift_steps",
            "attack_settings", "MAX_DRIFT_FRAMES",
            "attribution", "METHODS", "MAX_IG_STEPS", "pull_readout", "perturbation_norms", "step_size_from_255"]
 
@@ -60,15 +61,6 @@ def image_target(image: np.ndarray, label: int, num_classes: int, seed: int) -> 
     return (int(label) + 1 + int.from_bytes(digest[:8], "little") % (num_classes - 1)) % num_classes
 
 
-def attack_targets(cfg: AttackConfig, image: np.ndarray, label: int, num_classes: int, seed: int,
-                   device: torch.device) -> torch.Tensor | None:
-    """The (1,) target tensor of a one-image attack when ``cfg`` aims at a random wrong class,
-    else None (the attack's own rule: the label, or the chosen class)."""
-    if cfg.target != "random":
-        return None
-    return torch.tensor([image_target(image, label, num_classes, seed)], device=device)
-
-
 def drift_steps(steps: int, frames: int = MAX_DRIFT_FRAMES) -> list[int]:
     """At most ``frames`` iteration indices from 0 to ``steps``, evenly spread, both ends kept."""
     if steps < 0 or frames < 2:
@@ -77,21 +69,23 @@ def drift_steps(steps: int, frames: int = MAX_DRIFT_FRAMES) -> list[int]:
 
 
 @torch.no_grad()
-def _trace_predictions(model: nn.Module, images: torch.Tensor, glances: int
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    out = model(images.to(model_device(model)), glances=glances)
-    return out.attention.cpu().numpy(), out.logits.softmax(-1).cpu().numpy()
+def read_images(model: nn.Module, images: torch.Tensor, counts: Sequence[int], chunk: int = 64) -> list[Prediction]:
+    """Each image (B, 3, H, W) read at its own glance count: one forward per count and chunk."""
+    out: list[Prediction | None] = [None] * images.shape[0]
+    device = model_device(model)
+    for count in sorted(set(counts)):
+        rows = [i for i, c in enumerate(counts) if c == count]
+        for part in range(0, len(rows), chunk):
+            which = rows[part:part + chunk]
+            o = model(images[which].to(device), glances=count)
+            probs, steps = o.logits.softmax(-1).cpu().numpy(), o.step_logits.softmax(-1).cpu().numpy()
+            attention = o.attention.cpu().numpy()
+            for j, i in enumerate(which):
+                out[i] = Prediction(probs[j], steps[j], attention[j])
+    return out  # type: ignore[return-value]
 
 
-def run_attack(model: nn.Module, image: np.ndarray, label: int, glances: int, cfg: AttackConfig,
-               seed: int = 0, progress: Callable[[float], None] | None = None) -> AttackRun:
-    """PGD on one (H, W, 3) image against ``model`` unrolled for ``glances``.
-
-    ``label`` is what the attack moves away from (untargeted) and what a random target avoids:
-    the true class when known, else the clean prediction. ``progress(fraction)`` is called as
-    the attack runs. The drift keeps the iterates of the first restart (until it succeeds
-    when ``cfg.early_stop``).
-    """
+def _check_run(model: nn.Module, image: np.ndarray, label: int, glances: int, cfg: AttackConfig) -> None:
     check_glances(glances)
     check_image_array(image)
     num_classes = model.config.num_classes
@@ -101,32 +95,97 @@ def run_attack(model: nn.Module, image: np.ndarray, label: int, glances: int, cf
         raise ValueError(f"target_class must be in [0, {num_classes}), got {cfg.target_class}")
     if cfg.target == "class" and cfg.target_class == label:
         raise ValueError(f"the target class {label} is the class being attacked; choose another one")
-    t0 = time.perf_counter()
-    device = model_device(model)
-    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
-    y = torch.tensor([int(label)], device=device)
-    steps = drift_steps(cfg.steps)
-    callback = None if progress is None else (lambda done, total: progress(done / max(total, 1)))
-    aim = attack_targets(cfg, image, label, num_classes, seed, device)
-    result = pgd(model, x, y, cfg, glances=glances, seed=seed, targets=aim, trace_steps=steps, callback=callback)
-    traced = sorted(s for (r, s) in result.trace if r == 0)
-    frames = [result.trace[(0, s)] for s in traced]
-    labels = [f"step {s}" for s in traced]
+
+
+def _runs(model: nn.Module, images: torch.Tensor, labels: Sequence[int], glances: Sequence[int],
+          cfg: AttackConfig, seed: int, result: AttackResult, started: float) -> list[AttackRun | None]:
+    """The finished examples of a PGD result as runs with their drift (restart 0's iterates up to
+    where each stopped moving, then the returned image), the others None."""
+    finished = result.finished if result.finished is not None else torch.ones_like(result.success)
+    moved = result.moved if result.moved is not None else torch.full(result.success.shape, cfg.steps)
     final = result.images.detach().cpu()
-    if not torch.equal(frames[-1], final):
-        frames.append(final)
-        labels.append("result")
-    else:
-        labels[-1] += " (result)"
-    stack = torch.cat(frames)
-    attention, probs = _trace_predictions(model, stack, glances)
-    adv = result.images[0].permute(1, 2, 0).cpu().numpy()
-    drift = Drift(labels, stack.permute(0, 2, 3, 1).numpy(), attention, probs)
-    return AttackRun(adv, predict(model, adv, glances), int(label), int(result.targets[0]),
-                     bool(result.success[0]), drift, cfg, int(seed), int(glances),
-                     time.perf_counter() - t0)
+    frames, labels_of = [], []
+    for i in range(images.shape[0]):
+        if not bool(finished[i]):
+            frames.append(None)
+            labels_of.append(None)
+            continue
+        traced = sorted(s for (r, s) in result.trace if r == 0 and s <= int(moved[i]) + 1)
+        mine = [result.trace[(0, s)][i:i + 1] for s in traced]
+        names = [f"step {s}" for s in traced]
+        if not mine or not torch.equal(mine[-1], final[i:i + 1]):
+            mine.append(final[i:i + 1])
+            names.append("result")
+        else:
+            names[-1] += " (result)"
+        frames.append(torch.cat(mine))
+        labels_of.append(names)
+    done = [i for i in range(images.shape[0]) if frames[i] is not None]
+    if not done:
+        return [None] * images.shape[0]
+    stack = torch.cat([frames[i] for i in done])
+    counts = [glances[i] for i in done for _ in range(frames[i].shape[0])]
+    read = read_images(model, stack, counts)
+    adversarial = read_images(model, final[done], [glances[i] for i in done])
+    seconds = time.perf_counter() - started
+    runs: list[AttackRun | None] = [None] * images.shape[0]
+    at = 0
+    for k, i in enumerate(done):
+        n = frames[i].shape[0]
+        mine = read[at:at + n]
+        at += n
+        drift = Drift(labels_of[i], frames[i].permute(0, 2, 3, 1).numpy(), np.stack([p.attention for p in mine]),
+                      np.stack([p.probs for p in mine]))
+        runs[i] = AttackRun(final[i].permute(1, 2, 0).numpy(), adversarial[k], int(labels[i]),
+                            int(result.targets[i]), bool(result.success[i]), drift, cfg, int(seed),
+                            int(glances[i]), seconds)
+    return runs
 
 
+def run_attacks(model: nn.Module, images: Sequence[np.ndarray], labels: Sequence[int],
+                glances: Sequence[int], cfg: AttackConfig, seed: int = 0,
+                progress: Callable[[float], None] | None = None,
+                keep: Callable[[list[AttackRun | None]], None] | None = None) -> list[AttackRun]:
+    """PGD on several (H, W, 3) images in one batch, each against ``model`` unrolled for its own
+    glance count, each as it would run alone: its own random start (from the seed) and, for a
+    random target, its own class (``image_target``). Arithmetic on a batch can differ from a
+    one-image run in the last bits of a float, so a long attack may end a pixel away from it.
+
+    ``label`` is what each attack moves away from (untargeted) and what a random target avoids:
+    the true class when known, else the clean prediction. ``progress(fraction)`` is called as the
+    attack runs; when it raises (the user stopped the run), ``keep`` is first handed the runs
+    that had finished (None for the others).
+    """
+    if not images or len(images) != len(labels) or len(images) != len(glances):
+        raise ValueError(f"need one label and one glance count per image, got {len(images)} images, "
+                         f"{len(labels)} labels and {len(glances)} glance counts")
+    for image, label, g in zip(images, labels, glances):
+        _check_run(model, image, label, g, cfg)
+    started = time.perf_counter()
+    device = model_device(model)
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(images), dtype=np.float32)).permute(0, 3, 1, 2).to(device)
+    y = torch.tensor([int(v) for v in labels], device=device)
+    counts = [model.glances_for(int(g)) for g in glances]
+    num_classes = model.config.num_classes
+    aim = None if cfg.target != "random" else torch.tensor(
+        [image_target(im, lb, num_classes, seed) for im, lb in zip(images, labels)], device=device)
+    callback = None if progress is None else (lambda done, total: progress(done / max(total, 1)))
+
+    def kept(partial: AttackResult) -> None:
+        if keep is not None:
+            keep(_runs(model, x, labels, counts, cfg, seed, partial, started))
+
+    result = pgd(model, x, y, cfg, glances=counts, seed=seed, targets=aim, trace_steps=drift_steps(cfg.steps),
+                 callback=callback, example_seeds=[seed] * len(images), keep=kept)
+    return _runs(model, x, labels, counts, cfg, seed, result, started)  # type: ignore[return-value]
+
+
+def run_attack(model: nn.Module, image: np.ndarray, label: int, glances: int, cfg: AttackConfig,
+               seed: int = 0, progress: Callable[[float], None] | None = None) -> AttackRun:
+    """PGD on one (H, W, 3) image against ``model`` unrolled for ``glances`` (``run_attacks`` of
+    one image). The drift keeps the iterates of the first restart (until it succeeds when
+    ``cfg.early_stop``)."""
+    return run_attacks(model, [image], [label], [glances], cfg, seed, progress)[0]
 
 
 def attribution(model: nn.Module, image: np.ndarray, target: int, glances: int,

@@ -18,21 +18,28 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.attacks import AttackConfig, pgd
+from model.attacks import AttackConfig, AttackResult, pgd
 from model.checks import check_image_array
 from model.inference import Prediction, model_device
 from model.metrics import mean_box_mass
 from model.records import AttackRun, Box, GlanceGrid, ImageRace
 
-from .runs import attack_targets, drift_steps
+from .runs import drift_steps, image_target
 
 __all__ = ["GLANCE_COUNTS", "GlanceGrid", "evaluate_grid", "ImageRace", "image_race", "BatchRow", "batch_row",
            "batch_csv", "incompatibility", "dataset_race", "race_beside",
-           "MAX_RACE_POINTS", "MAX_BATCH", "ViewSetting", "glance_setting", "compare_setting"]
+           "MAX_RACE_POINTS", "MAX_BATCH", "batch_chunk", "ViewSetting", "glance_setting", "compare_setting"]
 
 GLANCE_COUNTS = (1, 2, 4, 8, 16)  # the paper's unroll lengths
 MAX_RACE_POINTS = 26  # attack steps drawn per line of the per-image race
 MAX_BATCH = 24  # images in one batch view (the gallery has 10)
+BATCH_PIXELS = MAX_BATCH * 96 * 96  # pixels attacked side by side: the batch view's canvases in one go
+
+
+def batch_chunk(size: tuple[int, int]) -> int:
+    """How many images of ``size`` (H, W) are attacked side by side: all of a batch of canvases,
+    fewer of larger photos, whose activations and gradients would not fit many at a time."""
+    return max(1, BATCH_PIXELS // (int(size[0]) * int(size[1])))
 
 
 def _tensor(images: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
@@ -62,28 +69,40 @@ def _read(model: nn.Module, images: torch.Tensor, glances: int) -> np.ndarray:
 
 
 def image_race(model: nn.Module, image: np.ndarray, label: int, cfg: AttackConfig, seed: int = 0,
-               glances: Sequence[int] = GLANCE_COUNTS,
-               progress: Callable[[float], None] | None = None) -> ImageRace:
+               glances: Sequence[int] = GLANCE_COUNTS, progress: Callable[[float], None] | None = None,
+               keep: Callable[[ImageRace], None] | None = None) -> ImageRace:
     """One PGD run of ``cfg.steps`` steps per glance count (no early stop: the curve goes on
     after success), its iterates read at that count. Every line starts from the same random
-    start and aims at the same target (same seed)."""
+    start and aims at the same target (same seed). The counts are attacked side by side in one
+    batch (each copy of the image read at its own count). When ``progress`` raises (the user
+    stopped the run), ``keep`` is first handed the race up to the last step traced."""
     counts = tuple(sorted({model.glances_for(int(g)) for g in glances}))
     run_cfg = replace(cfg, early_stop=False, restarts=1)
     points = drift_steps(cfg.steps, MAX_RACE_POINTS)
     device = model_device(model)
-    x = _tensor([image], device)
-    y = torch.tensor([int(label)], device=device)
-    true_probs, predicted = [], []
-    for i, g in enumerate(counts):
-        callback = None if progress is None else (
-            lambda done, total, i=i: progress((i + done / max(total, 1)) / len(counts)))
-        aim = attack_targets(cfg, image, label, model.config.num_classes, seed, device)
-        result = pgd(model, x, y, run_cfg, glances=g, seed=seed, targets=aim, trace_steps=points, callback=callback)
-        iterates = torch.cat([result.trace[(0, s)] for s in points]).to(device)
-        probs = _read(model, iterates, g)  # (S, classes)
-        true_probs.append(probs[:, label])
-        predicted.append(probs.argmax(-1))
-    return ImageRace(counts, tuple(points), int(label), np.stack(true_probs), np.stack(predicted))
+    x = _tensor([image] * len(counts), device)
+    y = torch.full((len(counts),), int(label), device=device)
+    aim = None if cfg.target != "random" else torch.full(
+        (len(counts),), image_target(image, label, model.config.num_classes, seed), device=device)
+    callback = None if progress is None else (lambda done, total: progress(done / max(total, 1)))
+
+    def race(trace: dict[tuple[int, int], torch.Tensor]) -> ImageRace:
+        reached = [s for s in points if (0, s) in trace]
+        true_probs, predicted = [], []
+        for i, g in enumerate(counts):
+            iterates = torch.cat([trace[(0, s)][i:i + 1] for s in reached]).to(device)
+            probs = _read(model, iterates, g)  # (S, classes)
+            true_probs.append(probs[:, label])
+            predicted.append(probs.argmax(-1))
+        return ImageRace(counts, tuple(reached), int(label), np.stack(true_probs), np.stack(predicted))
+
+    def kept(partial: AttackResult) -> None:
+        if keep is not None and any((0, s) in partial.trace for s in points):
+            keep(race(partial.trace))
+
+    result = pgd(model, x, y, run_cfg, glances=list(counts), seed=seed, targets=aim, trace_steps=points,
+                 callback=callback, example_seeds=[seed] * len(counts), keep=kept)
+    return race(result.trace)
 
 
 @dataclass(frozen=True)

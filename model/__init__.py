@@ -27,8 +27,10 @@ from .factory import build_model
 from .output import ModelOutput
 from .s3ta import S3TA
 from .spatial_basis import fourier_basis
+from .square import SquareConfig, SquareResult, square_attack
 
 __all__ = ["AttackConfig", "AttackResult", "pgd", "random_targets", "BackboneWeightsError", "ResNet",
            "build_backbone", "load_backbone_weights", "BaselineResNet", "DEFAULT_CHECKPOINT",
            "CheckpointError", "load_checkpoint", "load_model", "read_metadata", "save_checkpoint",
-           "ModelConfig", "build_model", "ModelOutput", "S3TA", "fourier_basis"]
+           "ModelConfig", "build_model", "ModelOutput", "S3TA", "fourier_basis",
+           "SquareConfig", "SquareResult", "square_attack"]

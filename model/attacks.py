@@ -82,13 +82,18 @@ class AttackConfig:
 class AttackResult:
     """``images`` (B, 3, H, W) adversarial; ``success`` (B,) bool; ``targets`` (B,) the class
     aimed at (the true label when untargeted); ``trace`` maps (restart, step) to the iterate
-    (B, 3, H, W) on CPU for the steps asked for (step 0 is the starting point); ``best_at`` maps
-    a step count k to (images, success) on CPU as PGD-k with the same settings would return them."""
+    (B, 3, H, W) on CPU for the steps asked for (step 0 is the starting point); ``moved`` (B,) the
+    steps each example moved for in the first restart (fewer than ``cfg.steps`` when it stopped at
+    success); ``finished`` (B,) False for the examples an interrupted run had not finished;
+    ``best_at`` maps a step count k to (images, success) on CPU as PGD-k with the same settings
+    would return them."""
 
     images: torch.Tensor
     success: torch.Tensor
     targets: torch.Tensor
     trace: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
+    moved: torch.Tensor | None = None
+    finished: torch.Tensor | None = None
     best_at: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
 
@@ -111,7 +116,14 @@ def _project(delta: torch.Tensor, x: torch.Tensor, cfg: AttackConfig) -> torch.T
     return (x + delta).clamp(0.0, 1.0) - x
 
 
-def _random_start(x: torch.Tensor, cfg: AttackConfig, gen: torch.Generator) -> torch.Tensor:
+def _random_start(x: torch.Tensor, cfg: AttackConfig, gens: Sequence[torch.Generator]) -> torch.Tensor:
+    """One draw for the whole batch from one generator, or one draw per example from its own."""
+    if len(gens) == 1:
+        return _random_start_from(x, cfg, gens[0])
+    return torch.cat([_random_start_from(x[i:i + 1], cfg, g) for i, g in enumerate(gens)])
+
+
+def _random_start_from(x: torch.Tensor, cfg: AttackConfig, gen: torch.Generator) -> torch.Tensor:
     if cfg.norm == "linf":
         delta = (torch.rand(x.shape, generator=gen, device=gen.device) * 2 - 1) * cfg.eps
     else:
@@ -131,20 +143,45 @@ def _step(grad: torch.Tensor, cfg: AttackConfig) -> torch.Tensor:
 
 
 def _outcome(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig,
-             glances: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(per-example loss, success) at ``x``; with grad when x requires it."""
-    logits = model(x, glances=glances).logits  # (B, C)
+             glances: int | torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(per-example loss, success) at ``x``; with grad when x requires it. With per-example
+    counts (B,) the model is unrolled once to the largest and each example read at its own
+    count: glance t never sees later glances, so this equals unrolling each to its count."""
+    if isinstance(glances, torch.Tensor):
+        out = model(x, glances=int(glances.max()))
+        logits = out.step_logits[torch.arange(x.shape[0], device=x.device), glances - 1]  # (B, C)
+    else:
+        logits = model(x, glances=glances).logits  # (B, C)
     loss = F.cross_entropy(logits, labels, reduction="none")  # (B,)
     pred = logits.argmax(dim=1)
     success = pred == labels if cfg.targeted else pred != labels
     return loss, success
 
 
+def _counts(model: nn.Module, glances: int | Sequence[int] | torch.Tensor | None, batch: int,
+            device: torch.device) -> int | torch.Tensor | None:
+    """``glances`` as the model unrolls it: one count for all, or (B,) per-example counts."""
+    if glances is None or isinstance(glances, int):
+        return glances
+    counts = [int(g) for g in (glances.tolist() if isinstance(glances, torch.Tensor) else glances)]
+    if len(counts) != batch:
+        raise ValueError(f"per-example glances need one count per image: {len(counts)} for {batch} images")
+    fit = getattr(model, "glances_for", None)
+    counts = [fit(g) for g in counts] if fit is not None else counts
+    if min(counts) < 1:
+        raise ValueError(f"glance counts must be >= 1, got {min(counts)}")
+    if len(set(counts)) == 1:
+        return counts[0]
+    return torch.tensor(counts, device=device)
+
+
 def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: AttackConfig, *,
-        glances: int | None = None, seed: int | None = 0, targets: torch.Tensor | None = None,
-        trace_steps: Sequence[int] = (), best_at: Sequence[int] = (),
-        callback: Callable[[int, int], None] | None = None) -> AttackResult:
-    """Attack ``model`` (unrolled for ``glances``) on images (B, 3, H, W) in [0, 1].
+        glances: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = 0,
+        targets: torch.Tensor | None = None, trace_steps: Sequence[int] = (),
+        callback: Callable[[int, int], None] | None = None, example_seeds: Sequence[int] | None = None,
+        keep: Callable[[AttackResult], None] | None = None, best_at: Sequence[int] = ()) -> AttackResult:
+    """Attack ``model`` (unrolled for ``glances``: one count, or one per image) on images
+    (B, 3, H, W) in [0, 1].
 
     With ``select="best"`` restarts keep, per example, the first successful iterate, or else the
     strongest one (highest loss untargeted, lowest targeted); ``select="last"`` returns the final
@@ -152,11 +189,14 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     moving once it
     succeeds and its forward/backward passes are skipped. ``seed`` fixes the random start and
     random targets, so a CPU run is reproducible bit for bit; ``targets`` overrides the targets.
-    ``best_at`` (one restart, ``select="best"``) keeps, for each step count k given, the result
-    PGD-k would return: the run's first k steps are PGD-k's when the step size is the same (an
-    explicit ``step_size``, or the default one where max(1/255, eps/k) is 1/255 for each k), so
-    one long run reads a curve of robust accuracy over attack steps.
-    ``callback(done, total)`` is called after each step.
+    ``example_seeds`` draws each image's random start from its own seed instead, so an image
+    starts where it would alone, whatever else is in the batch. ``callback(done, total)`` is
+    called after each step; when it raises (a user stopped the run), ``keep`` is first handed
+    what is done: the examples finished so far, their iterates traced so far. ``best_at`` (one
+    restart, ``select="best"``) keeps, for each step count k given, the result PGD-k would
+    return: the run's first k steps are PGD-k's when the step size is the same (an explicit
+    ``step_size``, or the default one where max(1/255, eps/k) is 1/255 for each k), so one long
+    run reads a curve of robust accuracy over attack steps.
     """
     if model.training:
         raise ValueError("attack the model in eval mode (BatchNorm in inference mode): call "
@@ -171,12 +211,18 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
                          f"got {snapshots} with restarts={cfg.restarts}, select={cfg.select!r}")
     x = images.detach()
     labels = labels.to(x.device)
+    glances = _counts(model, glances, x.shape[0], x.device)
     gen = torch.Generator(device=x.device)
     gen.manual_seed(int(seed) if seed is not None else torch.seed())
+    if example_seeds is not None and len(example_seeds) != x.shape[0]:
+        raise ValueError(f"example_seeds needs one seed per image: {len(example_seeds)} for {x.shape[0]} images")
+    starts = [gen] if example_seeds is None else [
+        torch.Generator(device=x.device).manual_seed(int(s)) for s in example_seeds]
     num_classes = getattr(getattr(model, "config", None), "num_classes", None)
     if num_classes is None:  # a model without our config: ask it
         with torch.no_grad():
-            num_classes = model(x[:1], glances=glances).logits.shape[1]
+            probe = int(glances.max()) if isinstance(glances, torch.Tensor) else glances
+            num_classes = model(x[:1], glances=probe).logits.shape[1]
     if targets is not None:
         aim = targets.to(x.device)
     elif cfg.target == "untargeted":
@@ -193,12 +239,38 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     best_loss = torch.full((x.shape[0],), float("inf") if cfg.targeted else -float("inf"),
                            device=x.device)
     done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+    moved = torch.full((x.shape[0],), cfg.steps, dtype=torch.long)
     trace: dict[tuple[int, int], torch.Tensor] = {}
-    kept: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    kept: dict[int, tuple[torch.Tensor, torch.Tensor]] = dict.fromkeys(snapshots)  # filled as the run passes
     wanted = set(int(s) for s in trace_steps)
     total = cfg.steps * cfg.restarts
+    try:
+        _pgd_loop(model, x, aim, cfg, glances, starts, lo, hi, best, best_loss, done, moved, trace, wanted, callback,
+                  kept)
+    except BaseException:
+        if keep is not None:
+            keep(AttackResult(best.detach(), done.clone(), aim, trace, moved, done.clone()))
+        raise
+    if callback is not None:
+        callback(total, total)
+    for k in snapshots:  # steps after every example succeeded: nothing moved since
+        if kept[k] is None:
+            kept[k] = (best.detach().to("cpu", copy=True), done.to("cpu", copy=True))
+    return AttackResult(best.detach(), done.clone(), aim, trace, moved, torch.ones_like(done), kept)
+
+
+def _pgd_loop(model: nn.Module, x: torch.Tensor, aim: torch.Tensor, cfg: AttackConfig,
+              glances: int | torch.Tensor | None, starts: Sequence[torch.Generator], lo: torch.Tensor,
+              hi: torch.Tensor, best: torch.Tensor, best_loss: torch.Tensor, done: torch.Tensor,
+              moved: torch.Tensor, trace: dict[tuple[int, int], torch.Tensor], wanted: set[int],
+              callback: Callable[[int, int], None] | None,
+              kept: dict[int, tuple[torch.Tensor, torch.Tensor] | None]) -> None:
+    """The restarts and steps of ``pgd``, updating ``best``, ``best_loss``, ``done``, ``moved``,
+    ``trace`` and ``kept`` (the result so far at each of its step counts) in place (so an
+    interrupted run leaves what it had done there)."""
+    total = cfg.steps * cfg.restarts
     for restart in range(cfg.restarts):
-        delta = _random_start(x, cfg, gen) if cfg.random_start else torch.zeros_like(x)
+        delta = _random_start(x, cfg, starts) if cfg.random_start else torch.zeros_like(x)
         adv = (x + delta).detach()
         active = ~done  # examples this restart still works on
         for step in range(cfg.steps + 1):
@@ -210,16 +282,17 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
             everyone = idx.numel() == x.shape[0]  # no gathers/scatters while all are attacked
             last = step == cfg.steps
             xa = (adv if everyone else adv[idx]).detach().requires_grad_(not last)
+            counts = glances[idx] if isinstance(glances, torch.Tensor) and not everyone else glances
             with torch.set_grad_enabled(not last):
-                loss, success = _outcome(model, xa, aim[idx], cfg, glances)
+                loss, success = _outcome(model, xa, aim[idx], cfg, counts)
             if cfg.select == "best":
                 improved = loss > best_loss[idx] if not cfg.targeted else loss < best_loss[idx]
                 better = (success | improved) & ~done[idx]
-                keep = idx[better]
-                best[keep] = xa.detach()[better]
-                best_loss[keep] = loss.detach()[better]
+                chosen = idx[better]
+                best[chosen] = xa.detach()[better]
+                best_loss[chosen] = loss.detach()[better]
                 done[idx[success]] = True
-                if step in snapshots:
+                if step in kept:
                     kept[step] = (best.detach().to("cpu", copy=True), done.to("cpu", copy=True))
             elif last:
                 done[idx] = success  # the outcome of the final iterate
@@ -229,6 +302,8 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
                 break
             if cfg.early_stop:
                 active[idx[success]] = False
+                if restart == 0:
+                    moved[idx[success].cpu()] = step
             grad, = torch.autograd.grad(loss.sum(), xa)
             new = xa.detach() + _step(grad, cfg)
             if cfg.norm == "linf":  # one clamp onto the ball intersected with [0, 1]
@@ -244,14 +319,9 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
             if callback is not None:
                 callback(restart * cfg.steps + step + 1, total)
         if cfg.select == "last":
-            best = adv.detach()
+            best.copy_(adv.detach())
         if bool(done.all()):
             break
-    if callback is not None:
-        callback(total, total)
-    for k in snapshots:  # steps after every example succeeded: nothing moved since
-        kept.setdefault(k, (best.detach().to("cpu", copy=True), done.to("cpu", copy=True)))
-    return AttackResult(best.detach(), done.clone(), aim, trace, kept)
 
 
 def attack_settings(cfg: AttackConfig, seed: int, glances: int) -> dict:

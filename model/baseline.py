@@ -34,6 +34,10 @@ class BaselineResNet(Classifier):
     def feature_dim(self) -> int:
         return self.backbone.out_channels
 
+    @property
+    def state_dim(self) -> int:
+        return self.backbone.out_channels
+
     def forward(self, x: torch.Tensor, glances: int | None = None) -> ModelOutput:
         check_images(x)
         if glances is not None:
@@ -43,4 +47,4 @@ class BaselineResNet(Classifier):
         pooled = features.mean(dim=(2, 3))  # (B, C)
         logits = self.fc(pooled)  # (B, classes)
         attention = features.new_full((b, 1, 1, h, w), 1.0 / (h * w))  # (B, 1, 1, h, w)
-        return ModelOutput(logits, logits[:, None], attention, pooled)
+        return ModelOutput(logits, logits[:, None], attention, pooled, pooled[:, None])  # one "glance"

@@ -22,10 +22,11 @@ from .config import ModelConfig
 from .domain import DomainGaussian
 from .factory import ARCHITECTURES, build_model
 from .info import CheckpointInfo
+from .projection import BeliefProjection
 
 __all__ = ["CheckpointError", "save_checkpoint", "read_metadata", "load_model", "load_checkpoint",
            "DEFAULT_CHECKPOINT", "file_sha256", "optimizer_tensors", "restore_optimizer", "store_metrics",
-           "store_domain"]
+           "store_domain", "store_projection"]
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "s3ta_default.safetensors"
 META_KEY = "s3ta"
@@ -153,18 +154,26 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     """The model of a checkpoint in eval mode; ``None`` is the shipped default in ``assets/``.
 
     What the checkpoint says about itself is ``model.info`` (typed) and ``model.metadata`` (its JSON);
-    ``model.domain`` is its out-of-domain fit, when it stores one.
+    ``model.domain`` is its out-of-domain fit and ``model.projection`` the plane its belief is
+    followed on, when it stores them.
     """
     path = DEFAULT_CHECKPOINT if path is None else Path(path)
     model, meta, extra = load_checkpoint(path, device)
     model.info = CheckpointInfo.from_metadata(meta)
     try:
         model.domain = DomainGaussian.from_checkpoint(meta, extra)
+        model.projection = BeliefProjection.from_checkpoint(meta, extra)
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{Path(path).name}: {exc}") from exc
     if model.domain is not None and model.domain.means.shape[1] != model.feature_dim:
         raise CheckpointError(f"{Path(path).name}: its out-of-domain fit reads {model.domain.means.shape[1]} "
                               f"features, the model computes {model.feature_dim}")
+    if model.projection is not None and model.projection.state_dim != model.state_dim:
+        raise CheckpointError(f"{Path(path).name}: its belief projection reads states of {model.projection.state_dim} "
+                              f"values, the model computes {model.state_dim}")
+    if model.projection is not None and len(model.projection.clouds) != model.config.num_classes:
+        raise CheckpointError(f"{Path(path).name}: its belief projection holds {len(model.projection.clouds)} "
+                              f"class clouds for {model.config.num_classes} classes")
     return model
 
 
@@ -184,6 +193,15 @@ def store_domain(path: str | Path, domain: DomainGaussian) -> None:
     meta["domain"] = domain.metadata()
     meta.pop("config", None)
     save_checkpoint(model, path, meta, {**extra, **domain.tensors()})
+
+
+def store_projection(path: str | Path, projection: BeliefProjection) -> None:
+    """Write a belief projection into the checkpoint (its tensors beside the weights, how it was
+    fitted in the metadata's ``belief``), keeping everything else."""
+    model, meta, extra = load_checkpoint(path)
+    meta["belief"] = projection.metadata()
+    meta.pop("config", None)
+    save_checkpoint(model, path, meta, {**extra, **projection.tensors()})
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -11,6 +11,7 @@ from .checks import MAX_GLANCES, check_glances
 from .config import ModelConfig
 from .domain import DomainGaussian
 from .info import CheckpointInfo
+from .projection import BeliefProjection
 from .registry import register
 
 __all__ = ["Classifier"]
@@ -29,6 +30,7 @@ class Classifier(nn.Module):
     max_glances: int = 1
     info: CheckpointInfo | None = None  # what the checkpoint it was loaded from says about it
     domain: DomainGaussian | None = None  # its training domain, when the checkpoint stores a fit
+    projection: BeliefProjection | None = None  # the plane its belief is followed on, when stored
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -54,6 +56,11 @@ class Classifier(nn.Module):
     @property
     def feature_dim(self) -> int:
         """The width D of ``ModelOutput.features`` (B, D)."""
+        raise NotImplementedError
+
+    @property
+    def state_dim(self) -> int:
+        """The width S of ``ModelOutput.step_states`` (B, N, S)."""
         raise NotImplementedError
 
     @property

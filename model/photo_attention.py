@@ -87,6 +87,10 @@ class PhotoAttention(Classifier):
     def feature_dim(self) -> int:
         return self.trunk._fc.in_features
 
+    @property
+    def state_dim(self) -> int:
+        return self.trunk._fc.in_features
+
     def attend_map(self, fmap: torch.Tensor, glances: int) -> ModelOutput:
         """The head alone on a trunk feature map (B, C, h, w): distillation trains on cached maps."""
         b, _, hh, ww = fmap.shape
@@ -94,7 +98,7 @@ class PhotoAttention(Classifier):
         values = fmap.flatten(2).transpose(1, 2)  # (B, n, C)
         state = (fmap.new_zeros(b, self.lstm.hidden_size), fmap.new_zeros(b, self.lstm.hidden_size))
         weights = self.mix.softmax(0)[None, :, None]
-        step_logits, maps = [], []
+        step_logits, maps, reads = [], [], []
         belief = self.trunk._fc(values.mean(1)) if self.belief is not None else None  # even pooling's answer
         for _ in range(glances):
             queries = self.query(state[0]).view(b, self.heads, -1)  # (B, heads, dk)
@@ -105,12 +109,13 @@ class PhotoAttention(Classifier):
                 scale = self.belief[None, :, None].expand(b, -1, 1)
                 answers, attention = attend(torch.cat([queries, scale], -1), torch.cat([keys, evidence], -1), values)
             read = (answers * weights).sum(1)  # (B, C): what the classifier decodes
+            reads.append(read)
             step_logits.append(self.trunk._fc(read))
             belief = step_logits[-1] if belief is not None else None
             state = self.lstm(torch.cat([self.read(answers).flatten(1), queries.flatten(1)], 1), state)
             maps.append(attention.view(b, -1, hh, ww))
         step = torch.stack(step_logits, dim=1)
-        return ModelOutput(step[:, -1], step, torch.stack(maps, dim=1), read)
+        return ModelOutput(step[:, -1], step, torch.stack(maps, dim=1), read, torch.stack(reads, dim=1))
 
     def forward(self, x: torch.Tensor, glances: int | None = None) -> ModelOutput:
         check_images(x)

@@ -1,6 +1,8 @@
 """Records of runs on a model, as plain arrays: what the computing layer returns and the drawing
-layer draws (an attack with the drift of its iterates, a glance grid, a per-image race), and the
-box of an object in an image. No torch, no computation: both layers import this, neither the other.
+layer draws (an attack with the drift of its iterates, a black-box attack with its drift over
+queries, a glance grid, a per-image race, a budget sweep, a belief's path, a patch), and the box
+of an object in an image. No torch, no computation: both layers import this, neither the other.
+
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import numpy as np
 
 from .attacks import AttackConfig
 from .inference import Prediction
+from .square import SquareConfig
 
-__all__ = ["Box", "Drift", "AttackRun", "GlanceGrid", "ImageRace"]
+__all__ = ["Box", "Drift", "AttackRun", "GlanceGrid", "ImageRace", "PatchRun", "StrengthSweep", "BeliefPath",
+           "SquareRun"]
 
 
 class Box(NamedTuple):
@@ -94,3 +98,94 @@ class ImageRace:
     label: int
     true_probs: np.ndarray
     predicted: np.ndarray
+
+
+@dataclass(frozen=True)
+class PatchRun:
+    """An adversarial patch on one image: the patched image (H, W, 3), the clean and patched
+    predictions, the patch's ``place`` as a box, the label and the target class, whether the
+    target was reached, the steps taken and whether the run finished (False: stopped midway)."""
+
+    image: np.ndarray
+    clean: Prediction
+    prediction: Prediction
+    place: Box
+    label: int
+    target: int
+    success: bool
+    steps: int
+    finished: bool
+    seed: int
+    glances: int
+
+
+@dataclass(frozen=True)
+class StrengthSweep:
+    """One model's answers to one image attacked at each budget ``budgets_255`` (E,): the
+    adversarial images (E, H, W, 3), whether each reached its goal, the class probabilities
+    after the last glance (E, C), the last glance's attention maps (E, heads, h, w), the glance-
+    and head-averaged attention mass in the item's box (E,) (None without a box), the largest
+    change of a pixel value (E,) in /255, read at ``glances``."""
+
+    model_name: str
+    budgets_255: tuple[float, ...]
+    label: int
+    target: int
+    targeted: bool
+    has_attention: bool
+    glances: int
+    images: np.ndarray
+    success: np.ndarray
+    probs: np.ndarray
+    attention: np.ndarray
+    mass: np.ndarray | None
+    linf_255: np.ndarray
+    seconds: float
+
+    @property
+    def true_probs(self) -> np.ndarray:
+        return self.probs[:, self.label]
+
+    @property
+    def target_probs(self) -> np.ndarray | None:
+        """P(target) per budget; None when the attack aims at no class (untargeted)."""
+        return self.probs[:, self.target] if self.targeted else None
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probs.argmax(axis=1)
+
+
+@dataclass(frozen=True)
+class BeliefPath:
+    """``points`` (N, 2): the state after each glance in the model's stored plane; ``predicted``
+    (N,) the class read after each glance and ``confidence`` (N,) its probability."""
+
+    points: np.ndarray
+    predicted: np.ndarray
+    confidence: np.ndarray
+
+
+@dataclass(frozen=True)
+class SquareRun:
+    """A Square Attack (black box) on one image: the adversarial image (H, W, 3) in [0, 1], its
+    prediction, the label attacked, the class aimed at, whether it reached it, the queries it
+    used, whether it was stopped before it ended, and its best iterates over queries (``drift``,
+    labels "query k"; the last frame is the returned image)."""
+
+    image: np.ndarray
+    prediction: Prediction
+    label: int
+    target: int
+    success: bool
+    queries: int
+    stopped: bool
+    drift: Drift
+    config: SquareConfig
+    seed: int
+    glances: int
+    seconds: float
+
+    def goal(self, class_names: Sequence[str]) -> str:
+        """What the attack aimed at, in words: the target's name, or "a wrong class"."""
+        return "a wrong class" if self.config.target == "untargeted" else class_names[self.target]

@@ -47,6 +47,10 @@ class S3TA(Classifier):
         return self.backbone.out_channels + self.config.lstm_size
 
     @property
+    def state_dim(self) -> int:
+        return self.config.lstm_size
+
+    @property
     def heads(self) -> int:
         return self.config.heads
 
@@ -61,15 +65,17 @@ class S3TA(Classifier):
         b, _, h, w = features.shape
         keys, values = self.encoder(features)  # (B, h*w, dk), (B, h*w, dv)
         state = self.controller.initial_state(b, keys)
-        step_logits, maps = [], []
+        step_logits, maps, states = [], [], []
         for _ in range(n):
             queries = self.controller.queries(state[0])  # (B, heads, dk)
             answers, attention = attend(queries, keys, values)  # (B, heads, dv), (B, heads, h*w)
             state = self.controller.step(answers, queries, state)
+            states.append(state[0])  # (B, lstm)
             step_logits.append(self.head(state[0]))  # (B, C)
             maps.append(attention.view(b, -1, h, w))  # (B, heads, h, w)
         step = torch.stack(step_logits, dim=1)  # (B, N, C)
         # attention (B, N, heads, h, w); features: what it saw (the pooled backbone features) and what
         # it concluded (the LSTM state the last logits are read from), (B, C + lstm)
         seen = features.mean(dim=(2, 3))
-        return ModelOutput(step[:, -1], step, torch.stack(maps, dim=1), torch.cat([seen, state[0]], dim=1))
+        return ModelOutput(step[:, -1], step, torch.stack(maps, dim=1), torch.cat([seen, state[0]], dim=1),
+                           torch.stack(states, dim=1))  # step_states (B, N, lstm)

@@ -3,14 +3,20 @@ CUDA; the app helpers drive ``app.py`` through streamlit's AppTest."""
 
 from __future__ import annotations
 
-import json
-import random
-from pathlib import Path
+import os
 
-import numpy as np
-import pytest
-import torch
-from streamlit.testing.v1 import AppTest
+# Before torch loads OpenMP, as app.py does: waiting threads sleep instead of spinning, which keeps
+# the suite's time on a busy machine near its time on a quiet one.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import json  # noqa: E402
+import random  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -59,3 +65,43 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """The bytes handed to each download button, by key (AppTest keeps only a URL)."""
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    seen: dict[str, bytes] = {}
+    real = DeltaGenerator.download_button
+
+    def record(self, label, data, *args, **kwargs):
+        seen[kwargs.get("key")] = data() if callable(data) else data  # deferred data is made on click
+        return real(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", record)
+    monkeypatch.setattr(st, "download_button", lambda *a, **k: record(st._main, *a, **k))
+    return seen
+
+
+def linked_page(timeout: float = 180, **params: str) -> AppTest:
+    """The app opened from a link carrying ``params`` (as a shared URL would), run once."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+class Left(Exception):
+    """What Streamlit raises out of a progress update when the user stops a run."""
+
+
+def leave_at(share: float):
+    """A progress callback that stops the run once ``share`` of it is done."""
+    def progress(fraction: float) -> None:
+        if fraction >= share:
+            raise Left
+    return progress

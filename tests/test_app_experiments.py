@@ -17,13 +17,13 @@ from streamlit.testing.v1 import AppTest
 
 from compute.catalog import open_checkpoint
 from compute.images import load_samples
-from compute.runs import DEFAULT_ATTACK, run_attack
+from compute.runs import DEFAULT_ATTACK, run_attack, run_attacks
 from compute.studies import GLANCE_COUNTS, image_race, race_beside
 from model import AttackConfig, ModelConfig, build_model, save_checkpoint
 from model.checkpoint import DEFAULT_CHECKPOINT, read_metadata
 from model.inference import predict
 
-from .conftest import APP, ROOT, figure, open_tab
+from .conftest import ROOT, figure, linked_page, open_tab
 from .conftest import run_attack as click_attack
 
 ASSETS = DEFAULT_CHECKPOINT.parent
@@ -42,12 +42,7 @@ def baseline():
 
 
 def page(**params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return linked_page(120, **params)
 
 
 def use_sidebar_budget(at: AppTest, key: str) -> None:
@@ -58,22 +53,6 @@ def use_sidebar_budget(at: AppTest, key: str) -> None:
 
 def shown_adversarial(at: AppTest) -> str:
     return next(m.value for m in at.markdown if m.value.startswith("**Adversarial: "))[len("**Adversarial: "):-2]
-
-
-@pytest.fixture
-def downloads(monkeypatch):
-    """The bytes handed to each download button, by key (AppTest keeps only a URL)."""
-    from streamlit.delta_generator import DeltaGenerator
-    seen: dict[str, bytes] = {}
-    real = DeltaGenerator.download_button
-
-    def record(self, label, data, *args, **kwargs):
-        seen[kwargs.get("key")] = data() if callable(data) else data  # deferred data is made on click
-        return real(self, label, data, *args, **kwargs)
-
-    monkeypatch.setattr(DeltaGenerator, "download_button", record)
-    monkeypatch.setattr(st, "download_button", lambda *a, **k: record(st._main, *a, **k))
-    return seen
 
 
 @pytest.mark.slow
@@ -190,8 +169,10 @@ def test_glance_grid_equals_direct_attacks_read_at_each_count(form):
     assert not at.exception, at.exception
     z = np.array(figure(at, "grid_chart")["data"][0]["z"])
     assert z.shape == (1 + len(GLANCE_COUNTS), len(GLANCE_COUNTS))
-    for i, n in enumerate(GLANCE_COUNTS):
-        adv = run_attack(form, sample.image, sample.label, n, CFG, seed=4)
+    # the five attacks run side by side, as the grid runs them
+    crafted = run_attacks(form, [sample.image] * len(GLANCE_COUNTS), [sample.label] * len(GLANCE_COUNTS),
+                          list(GLANCE_COUNTS), CFG, seed=4)
+    for i, adv in enumerate(crafted):
         for j, m in enumerate(GLANCE_COUNTS):
             assert z[1 + i, j] == pytest.approx(predict(form, adv.image, m).probs[sample.label], abs=1e-5)
     for j, m in enumerate(GLANCE_COUNTS):

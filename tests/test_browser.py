@@ -160,3 +160,52 @@ def test_a_shared_link_shows_the_same_attack(server, page):
     wait_idle(other)
     assert seen(other) == first
     other.close()
+
+
+def test_the_guided_tour_from_first_step_to_last(server, page):
+    """A learner opens the tour, reads each step, runs its live examples and ends on the links to
+    the views that go further; the address bar keeps the step."""
+    main = page.locator("[data-testid=stMain]")
+
+    def step(n: int, example: str | None = None) -> None:
+        if n > 1:
+            page.get_by_role("button", name="Next").click()
+        page.get_by_text(f"Step {n} of 5").wait_for(timeout=60_000)
+        wait_idle(page)
+        if example is not None:
+            page.get_by_role("button", name="Run this example").click()
+            main.get_by_text(example).first.wait_for(timeout=120_000)
+            wait_idle(page)
+
+    page.goto(server + "/?tab=Guided%20tour")
+    step(1)
+    main.get_by_text("glance 1:").first.wait_for(timeout=30_000)
+    assert "clean accuracy" in main.inner_text()
+    step(2, "baseline_default: predicts")
+    step(3)
+    assert main.locator(".js-plotly-plot").count() >= 1 and "s3ta_cued" in main.inner_text()
+    step(4, "the last glance's attention on the item")
+    step(5)
+    assert main.get_by_role("link", name="Glance grid").count() == 1
+    assert main.get_by_role("button", name="Next").count() == 0
+    page.wait_for_function("() => window.location.search.includes('tour_step=5')", timeout=30_000)
+
+
+def test_stop_keeps_the_black_box_attacks_best_iterate(server, page):
+    """Stop, pressed while Square Attack runs, interrupts it in the browser as any control does:
+    the page comes back with the best iterate so far, marked as stopped."""
+    page.goto(server + "/?tab=Black-box%20attack&bb_eps=1&bb_queries=10000")
+    run = page.get_by_role("button", name="Run Square Attack (10,000 queries)")
+    run.wait_for(timeout=60_000)
+    wait_idle(page)
+    run.click()
+    stop = page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop, keeping what is done")
+    stop.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    stop.click()
+    page.get_by_text("Stopped after").wait_for(timeout=60_000)
+    used = page.get_by_test_id("stMetric").filter(has_text="Queries used").inner_text()
+    done = int(used.split()[2].replace(",", ""))
+    assert 1 <= done < 10_000 and "of 10,000" in used
+    wait_idle(page)
+    assert page.get_by_role("button", name="Run Square Attack (10,000 queries)").is_visible()

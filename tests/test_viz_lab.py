@@ -17,6 +17,8 @@ from compute.lab import Lab, Subject
 from compute.runs import attribution
 from model import AttackConfig, load_model
 
+from .conftest import Left, leave_at
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -146,25 +148,20 @@ def test_lab_caches_attributions_and_renders_exports(model):
         exports({}, formats=("mp4",))
 
 
-def test_a_batch_left_midway_caches_nothing_half_done(model):
-    """Streamlit stops a page by raising out of its progress update when a control moves; the
-    batch must then leave no table behind, and a later request completes from what was done."""
+def test_a_batch_stopped_midway_keeps_the_finished_attacks(model):
+    """Streamlit stops a page by raising out of its progress update when a control moves (or Stop
+    is pressed); the batch keeps the attacks that had finished, drops the rest, and a later request
+    completes from what was kept."""
     lab = Lab()
-    subjects = [subject(model, s) for s in load_samples()[:4]]
-    cfg = AttackConfig(eps=16 / 255, steps=3)
-
-    class Left(Exception):
-        pass
-
-    def leave_at_half(fraction: float) -> None:
-        if fraction >= 0.5:
-            raise Left
+    subjects = [subject(model, s) for s in load_samples()[:6]]
+    cfg = AttackConfig(eps=16 / 255, steps=30, step_size=2 / 255)
 
     with pytest.raises(Left):
-        lab.batch(subjects, cfg, seed=0, progress=leave_at_half)
-    assert lab.cached_batch(subjects, cfg, seed=0) is None  # no table for these settings
-    done = sum(lab.cached_attack(s, cfg, 0) is not None for s in subjects)
-    assert 1 <= done < len(subjects)  # the finished attacks stay cached, the rest are not
+        lab.batch(subjects, cfg, seed=0, progress=leave_at(0.5))
+    kept = lab.batch_rows(subjects, cfg, seed=0)
+    assert 1 <= sum(r is not None for r in kept) < len(subjects)  # the finished ones stay, the rest do not
+    assert all(r.success for r in kept if r is not None)  # finished before the end: reached its goal
     rows = lab.batch(subjects, cfg, seed=0)
     assert [r.name for r in rows] == [s.image_name for s in subjects]
-    assert lab.cached_batch(subjects, cfg, seed=0) == rows
+    assert lab.batch_rows(subjects, cfg, seed=0) == rows
+    assert [r for r in kept if r is not None] == [r for r, k in zip(rows, kept) if k is not None]

@@ -2,7 +2,7 @@
 checked. Pure Python; the page reads ``st.query_params`` and hands them here.
 
 A link carries names and numbers only (a checkpoint's file stem, a gallery sample's file name,
-attack settings, the seed, glance counts, display choices): an uploaded image cannot travel in
+attack settings, the seed, glance counts, display choices, a view's own settings): an uploaded image cannot travel in
 a link. Decoding never fails: a value that is missing keeps the page's default, and a value
 that is malformed or out of range is dropped with a message saying what was wrong and what is
 allowed, so a hand-edited or truncated link still opens a working page.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = ["Field", "decode", "encode", "MAX_VALUE_CHARS"]
@@ -22,20 +22,24 @@ MAX_VALUE_CHARS = 200  # longer values are refused unread
 
 @dataclass(frozen=True)
 class Field:
-    """One setting in a link: ``kind`` is "int", "float", "bool" or "choice"; numbers must lie
-    in [lo, hi]; choices must be one of ``choices`` (compared as written)."""
+    """One setting in a link: ``kind`` is "int", "float", "bool", "choice" or "numbers" (1 to
+    ``most`` numbers separated by commas); numbers must lie in [lo, hi]; choices must be one of
+    ``choices`` (compared as written)."""
 
     key: str
     kind: str
     lo: float | None = None
     hi: float | None = None
     choices: Sequence[str] = ()
+    most: int = 1
 
     def __post_init__(self) -> None:
-        if self.kind not in ("int", "float", "bool", "choice"):
-            raise ValueError(f"kind must be int, float, bool or choice, got {self.kind!r}")
+        if self.kind not in ("int", "float", "bool", "choice", "numbers"):
+            raise ValueError(f"kind must be int, float, bool, choice or numbers, got {self.kind!r}")
 
     def allowed(self) -> str:
+        if self.kind == "numbers":
+            return f"1 to {self.most} numbers from {self.lo:g} to {self.hi:g} separated by commas"
         if self.kind == "choice":
             shown = ", ".join(self.choices[:12]) + (", ..." if len(self.choices) > 12 else "")
             return f"one of {shown}"
@@ -55,6 +59,11 @@ class Field:
             if text not in ("0", "1", "true", "false"):
                 raise ValueError
             return text in ("1", "true")
+        if self.kind == "numbers":
+            parts = [p.strip() for p in text.split(",")]
+            if not 1 <= len(parts) <= self.most:
+                raise ValueError
+            return ", ".join(f"{v:g}" for v in (replace(self, kind="float").parse(p) for p in parts))
         value = float(text)
         if not math.isfinite(value):
             raise ValueError

@@ -78,15 +78,22 @@ def build_scene(choice: ModelChoice, picked: ImageChoice, glances: int, attack: 
     run = None
     if cfg is not None:
         run = lab().cached_attack(attacker, cfg, seed)
+        mine = st.session_state.setdefault("_attacks_run_here", set())
+        key = lab().attack_key(attacker, cfg, seed)
         wanted = st.session_state.pop("_auto_attack", False)  # a shared link that showed an attack
         if cfg.target == "class" and cfg.target_class == label:
             attack.slot.warning("The chosen target class is the class being attacked; choose another one.")
         elif attack.slot.button("Run attack", type="primary", key="run_attack", disabled=run is not None,
                                 help="Results are kept: moving back to settings already run shows them at once."):
             if guarded("Attacking", lambda p: lab().attack(attacker, cfg, seed, progress=p)) is not None:
+                mine.add(key)
                 st.rerun()  # redraw the sidebar with the result cached (the button greys out)
         elif wanted and run is None:  # no rerun: the link's messages above stay on the page
             run = guarded("Attacking", lambda p: lab().attack(attacker, cfg, seed, progress=p))
+            mine.add(key)
+        elif run is not None and key not in mine:
+            attack.slot.caption("Shown from kept results: this attack was run before with these exact settings "
+                                "(by a view such as the grid or the batch, or by another visitor of this server).")
     shown = None if run is None else replace(run, prediction=lab().defend(attacker, run, glances))
     scene = Scene(choice, picked, attack, display, subject, attacker, clean, run, shown)
     st.session_state[_KEY] = scene

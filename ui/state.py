@@ -9,8 +9,10 @@ from typing import Any
 
 import streamlit as st
 
+from compute.black_box import MAX_PAGE_QUERIES
 from compute.catalog import Entry
 from compute.runs import DEFAULT_ATTACK
+from compute.sweep import MAX_BUDGET_255, MAX_BUDGETS, parse_budgets
 from model.attacks import MAX_RESTARTS
 from viz.frames import COLORMAPS
 
@@ -20,17 +22,20 @@ from .views import VIEWS
 
 MAX_GLANCES = 32
 MAX_EPS_255 = 32
+MAX_EPS_L2 = 10.0
 MAX_STEPS = 200
 MAX_RESTARTS_PAGE = min(MAX_RESTARTS, 10)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
 TARGETS = {"random wrong class": "random", "chosen class": "class", "untargeted": "untargeted"}
 NORMS = {"L-inf": "linf", "L2": "l2"}
+SQUARE_NORMS = {"linf": "L-inf", "l2": "L2"}  # the black-box view's norms, by their link value
 # L-inf step sizes in /255; "auto" is the paper's protocol, max(1/255, eps/steps) (L2 attacks always use it)
 STEP_SIZES = ["auto", "0.5", "1", "2", "4", "8"]
 DEFAULTS = {"eps": round(DEFAULT_ATTACK.eps * 255), "eps_l2": 2.0, "steps": DEFAULT_ATTACK.steps,
             "step_size": "auto" if DEFAULT_ATTACK.step_size is None else f"{DEFAULT_ATTACK.step_size * 255:g}",
             "restarts": 1, "seed": 0, "early_stop": DEFAULT_ATTACK.early_stop, "alpha": 0.6}
 VIEW_TITLES = [v.title for v in VIEWS]
+NO_PARTNER = "none"  # the strength sweep on the model in use alone
 
 
 def sample_key(name: str) -> str:
@@ -62,7 +67,12 @@ def link_fields(stems: list[str], entry: Entry) -> list[Field]:
             Field("early_stop", "bool"), Field("attack", "bool"),
             Field("head", "choice", choices=["mean"] + [str(i) for i in range(entry.heads)]),
             Field("cmap", "choice", choices=list(COLORMAPS)), Field("alpha", "float", 0, 1),
-            Field("tab", "choice", choices=VIEW_TITLES)]
+            Field("tab", "choice", choices=VIEW_TITLES),
+            Field("sweep_eps", "numbers", 0, MAX_BUDGET_255, most=MAX_BUDGETS),
+            Field("sweep_with", "choice", choices=stems + [NO_PARTNER]), Field("path_glances", "int", 1, MAX_GLANCES),
+            Field("bb_norm", "choice", choices=list(SQUARE_NORMS)), Field("bb_eps", "float", 0, MAX_EPS_255),
+            Field("bb_eps_l2", "float", 0, MAX_EPS_L2), Field("bb_queries", "int", 1, MAX_PAGE_QUERIES)
+            ] + [f for v in VIEWS for f in v.link]
 
 
 def apply_link() -> tuple[list[str], str | None]:
@@ -85,6 +95,8 @@ def apply_link() -> tuple[list[str], str | None]:
     ss["model_choice"] = entry.label
     if "compare" in values:  # the link's pick stands, whatever task it was trained on
         ss["compare_model"], ss["_compare_task"] = labels[values.pop("compare")], entry.task
+    if "sweep_with" in values:  # likewise the sweep's second model
+        ss["_sweep_task"] = entry.task
     if "sample" in values:
         name = values.pop("sample")
         sample = next(s for s in samples(entry.task) if s.name == name)
@@ -111,6 +123,14 @@ def apply_link() -> tuple[list[str], str | None]:
     return problems, view
 
 
+def _budgets_text(text: str | None) -> str | None:
+    """The sweep's budgets as a link writes them, or None while what is typed is not a valid list."""
+    try:
+        return None if text is None else ", ".join(f"{b:g}" for b in parse_budgets(text))
+    except ValueError:
+        return None
+
+
 def update_link(model_stem: str | None, sample: str | None, view: str, shown: bool) -> None:
     """The page's current settings into its URL. Uploads cannot travel in a link: with an
     uploaded model the URL is cleared; with an uploaded image it keeps the model, the attack
@@ -127,12 +147,48 @@ def update_link(model_stem: str | None, sample: str | None, view: str, shown: bo
         "step_size": ss.get("step_size"), "target": TARGETS[ss.get("target", next(iter(TARGETS)))],
         "restarts": ss.get("restarts"),
         "seed": ss.get("seed"), "early_stop": ss.get("early_stop"), "head": ss.get("head"),
-        "cmap": ss.get("cmap"), "alpha": ss.get("alpha"), "tab": view, "attack": shown and sample is not None}
+        "cmap": ss.get("cmap"), "alpha": ss.get("alpha"), "tab": view, "attack": shown and sample is not None,
+        # a view's own settings, present while it is open (Streamlit drops a widget's state when it is not drawn)
+        "sweep_eps": _budgets_text(ss.get("sweep_eps")), "sweep_with": ss.get("sweep_with"),
+        "path_glances": ss.get("path_glances")}
+    values |= {f.key: ss.get(f.key) for v in VIEWS if v.title == view for f in v.link}
     if values["target"] == "class":
         values["target_class"] = ss.get("target_class")
+    values.update(black_box_link())
     compare = ss.get("compare_model")
     if compare:
         values["compare"] = next((e.path.stem for e in catalog()[0] if e.label == compare), None)
     wanted = encode(values)
     if wanted != st.query_params.to_dict():
         st.query_params.from_dict(wanted)
+
+
+BLACK_BOX_KEYS = ("bb_norm", "bb_eps", "bb_eps_l2", "bb_queries")
+_BLACK_BOX_SAVED = "_bb_settings"
+
+
+def black_box_settings() -> dict[str, Any]:
+    """The black-box view's settings: its widgets' values, or the last ones it drew (Streamlit
+    forgets a widget's value in a run that does not draw it, e.g. while no image is picked)."""
+    ss = st.session_state
+    saved = ss.get(_BLACK_BOX_SAVED, {})
+    return {k: ss[k] if k in ss else saved[k] for k in BLACK_BOX_KEYS if k in ss or k in saved}
+
+
+def remember_black_box() -> None:
+    """Keep the black-box view's settings past runs that do not draw its widgets."""
+    st.session_state[_BLACK_BOX_SAVED] = black_box_settings()
+
+
+def black_box_link() -> dict[str, Any]:
+    """The black-box view's settings for the link, once it has been opened, when they are valid
+    (a value the view refuses stays out of the link)."""
+    found = black_box_settings()
+    if "bb_norm" not in found:
+        return {}
+    norm = found["bb_norm"]
+    eps_key, top = ("bb_eps", MAX_EPS_255) if norm == "linf" else ("bb_eps_l2", MAX_EPS_L2)
+    eps, queries = found.get(eps_key), found.get("bb_queries")
+    return {"bb_norm": norm, eps_key: eps if eps is not None and 0 < eps <= top else None,
+            "bb_queries": queries if queries is not None and float(queries).is_integer()
+            and 1 <= queries <= MAX_PAGE_QUERIES else None}

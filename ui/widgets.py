@@ -1,5 +1,5 @@
 """Small pieces the views share: a throttled progress bar, a guard that turns a failed run into
-a message, the top-5 list, a thumbnail."""
+a message, a Run button that turns into Stop while its work runs, the top-5 list, a thumbnail."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from model.records import AttackRun
 from viz.figures import image_data_uri
 from viz.frames import enlarge, to_uint8
 
+# Streamlit's own header shows a "Stop" while a script runs; ours says what it keeps
+STOP = "Stop, keeping what is done"
+
 
 def progress_bar(text: str, interval: float = 0.1) -> tuple[Any, Callable[[float], None]]:
     """A progress bar and its updater, which redraws at most every ``interval`` seconds (a
@@ -31,10 +34,15 @@ def progress_bar(text: str, interval: float = 0.1) -> tuple[Any, Callable[[float
     return bar, update
 
 
-def guarded(what: str, work: Callable[[Callable[[float], None]], Any]) -> Any | None:
+def guarded(what: str, work: Callable[[Callable[[float], None]], Any], stop: str | None = None) -> Any | None:
     """Run ``work(progress)`` under a progress bar; failures become messages and return None.
-    A control moved meanwhile stops the page (Streamlit raises out of the progress update), so
-    nothing half-done is cached or shown."""
+    A control moved meanwhile stops the run: Streamlit raises out of the next progress update,
+    and the computation keeps only what it had finished. With ``stop`` (a widget key) a Stop
+    button beside the bar does just that."""
+    button = st.empty()
+    if stop is not None:
+        button.button(STOP, key=stop,
+                      help="Stops the run; the attacks (or steps) finished so far are kept and shown.")
     bar, progress = progress_bar(what)
     try:
         return work(progress)
@@ -46,7 +54,27 @@ def guarded(what: str, work: Callable[[Callable[[float], None]], Any]) -> Any | 
         st.error(f"{what} failed: {exc}. Try fewer steps, restarts or glances.")
     finally:
         bar.empty()
+        button.empty()
     return None
+
+
+def run_or_stop(job: str, label: str, key: str, help: str | None = None) -> bool:
+    """A button that starts ``job`` (any key naming the work), or while it runs a Stop button;
+    True while it runs. Stop reruns the page, which ends the run at its next progress update: work
+    finished and cached before it stays, the step under way is dropped."""
+    ss = st.session_state
+    if ss.get("_running_job") == job:
+        st.button(STOP, key=f"stop_{key}", on_click=lambda: ss.pop("_running_job", None),
+                  help="Stops now; what has finished stays on the page and in the cache.")
+        return True
+    st.button(label, key=f"run_{key}", help=help, on_click=lambda: ss.__setitem__("_running_job", job))
+    return False
+
+
+def job_done(job: str) -> None:
+    """``job`` finished or failed: its button starts it again."""
+    if st.session_state.get("_running_job") == job:
+        del st.session_state["_running_job"]
 
 
 def top5(pred: Prediction, class_names: list[str], title: str) -> None:

@@ -13,12 +13,13 @@ import cv2
 import numpy as np
 import plotly.graph_objects as go
 
-from model.records import AttackRun, Box, GlanceGrid, ImageRace
+from model.records import AttackRun, Box, GlanceGrid, ImageRace, SquareRun
 
-from .frames import Display, Shown, drift_panel, glance_frames, glance_panels
+from .frames import Display, Shown, drift_frames, drift_panel, glance_frames, glance_panels
 
 __all__ = ["image_data_uri", "frames_animation", "probability_figure", "glance_figure", "drift_figure",
-           "race_figure", "compare_figure", "grid_figure", "image_race_figure"]
+           "race_figure", "compare_figure", "grid_figure", "image_race_figure", "query_drift_figure",
+           "query_curve_figure"]
 
 
 def image_data_uri(image: np.ndarray, fmt: str = "jpeg", quality: int = 92) -> str:
@@ -221,4 +222,35 @@ def image_race_figure(race: ImageRace, class_names: Sequence[str]) -> go.Figure:
                                                                       "range": [0, 1]},
               "template": "plotly_white", "height": 360, "legend": {"title": {"text": "glances"}},
               "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def query_drift_figure(run: SquareRun, class_names: Sequence[str], box: Box | None, display: Display,
+                       has_attention: bool) -> go.Figure:
+    """A black-box attack's best iterates animated over its queries, with the last glance's
+    attention on each (the images alone for a model without attention)."""
+    look = display if has_attention else replace(display, alpha=0.0)
+    frames, captions = drift_frames(run.drift, class_names, box, look, glance=-1)
+    what = f"attention at glance {run.drift.attention.shape[1]}" if has_attention else "no attention"
+    return frames_animation([frames], [f"best iterate across Square queries ({what})"], captions, frame_ms=300,
+                            title=f"Attention drift over the queries ({display.head_name})" if has_attention
+                            else "The image over the queries")
+
+
+def query_curve_figure(run: SquareRun, class_names: Sequence[str]) -> go.Figure:
+    """The probability of the attacked label (and of the target, when there is one) at the best
+    iterate, against the queries spent (log scale)."""
+    queries = [0 if lab == "clean" else int(lab.split()[1]) for lab in run.drift.labels]
+    x = [max(q, 0.8) for q in queries]  # the clean image drawn just left of query 1 on the log axis
+    data = [{"type": "scatter", "mode": "lines+markers", "x": x, "y": run.drift.probs[:, run.label].tolist(),
+             "name": f"P({class_names[run.label]}), the label attacked", "line": {"color": _colour(0)},
+             "text": run.drift.labels, "hovertemplate": "%{text}: %{y:.3f}<extra></extra>"}]
+    if run.config.target != "untargeted":
+        data.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": run.drift.probs[:, run.target].tolist(),
+                     "name": f"P({class_names[run.target]}), the target", "line": {"color": _colour(1)},
+                     "text": run.drift.labels, "hovertemplate": "%{text}: %{y:.3f}<extra></extra>"})
+    layout = {"title": {"text": "Class probabilities at the best iterate over the queries"},
+              "xaxis": {"title": {"text": "queries (log scale; the clean image at the left)"}, "type": "log"},
+              "yaxis": {"title": {"text": "probability"}, "range": [0, 1]}, "template": "plotly_white",
+              "height": 340, "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
     return go.Figure({"data": data, "layout": layout}, _validate=False)

@@ -16,13 +16,12 @@ import numpy as np
 
 from model.inference import Prediction
 from model.metrics import peaks, select_head
-from model.records import AttackRun, Box
+from model.records import AttackRun, Box, Drift, SquareRun
 
 __all__ = ["COLORMAPS", "Display", "auto_zoom", "to_uint8", "upsample", "heatmap", "overlay", "draw_box",
            "enlarge", "glance_frames", "caption", "side_by_side", "amplified_perturbation",
-           "attribution_image", "Shown", "glance_panels", "drift_panel", "export_frames", "glance_sheet",
-           "no_attention_panel", "heads_sheet",
-           "compare_panels"]
+           "attribution_image", "Shown", "glance_panels", "drift_frames", "drift_panel", "export_frames",
+           "glance_sheet", "no_attention_panel", "heads_sheet", "compare_panels", "black_box_sheet"]
 
 COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS,
              "jet": cv2.COLORMAP_JET, "magma": cv2.COLORMAP_MAGMA}
@@ -247,16 +246,23 @@ def glance_panels(shown: Shown, display: Display, scanpath: bool = False
     return panels, titles, captions, paths
 
 
+def drift_frames(drift: Drift, class_names: Sequence[str], box: Box | None, display: Display,
+                 glance: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Frames (S, H, W, 3) of the attention over each iterate of an attack, and captions (its
+    label, class, probability). ``glance`` None draws the mean over glances (where the whole
+    unroll looks), an index that glance's map (-1: the last)."""
+    maps = drift.attention.mean(axis=1) if glance is None else drift.attention[:, glance]  # (S, heads, h, w)
+    frames = np.stack([glance_frames(drift.images[s], maps[s][None], display, box, scanpath=False)[0]
+                       for s in range(len(drift.labels))])
+    captions = [f"{lab}: {class_names[int(p.argmax())]} {float(p.max()):.0%}"
+                for lab, p in zip(drift.labels, drift.probs)]
+    return frames, captions
+
+
 def drift_panel(attack: AttackRun, class_names: Sequence[str], box: Box | None,
                 display: Display) -> tuple[np.ndarray, list[str]]:
     """Frames (S, H, W, 3) of attention (mean over glances) over each attack iterate, captions."""
-    d = attack.drift
-    maps = d.attention.mean(axis=1)  # (S, heads, h, w): where the whole unroll looks
-    frames = np.stack([glance_frames(d.images[s], maps[s][None], display, box, scanpath=False)[0]
-                       for s in range(len(d.labels))])
-    captions = [f"{lab}: {class_names[int(p.argmax())]} {float(p.max()):.0%}"
-                for lab, p in zip(d.labels, d.probs)]
-    return frames, captions
+    return drift_frames(attack.drift, class_names, box, display)
 
 
 def export_frames(shown: Shown, display: Display) -> np.ndarray:
@@ -331,3 +337,20 @@ def compare_panels(image: np.ndarray, runs: Sequence[tuple[str, bool, AttackRun]
                      f"{verdict} {goal}" + (f" against {run.glances} glance{'s' if run.glances > 1 else ''}"
                                             if has_attention else ""))
     return _grid(rows), notes
+
+
+def black_box_sheet(image: np.ndarray, clean: Prediction, run: SquareRun, class_names: Sequence[str],
+                    box: Box | None, display: Display, has_attention: bool) -> np.ndarray:
+    """One uint8 picture of a black-box attack: the clean image and the adversarial image, each
+    with the last glance's attention (the image alone, captioned, for a model without attention),
+    and the amplified perturbation."""
+    look = display if has_attention else replace(display, alpha=0.0)  # no map to draw: the image alone
+    cells = []
+    for name, img, pred in (("clean", image, clean), ("adversarial", run.image, run.prediction)):
+        last = pred.attention[-1:]  # (1, heads, h, w)
+        panel = glance_frames(img, last, look, box, scanpath=False)[0]
+        where = f", glance {pred.attention.shape[0]}" if has_attention else ", no attention"
+        cells.append(caption(panel, f"{name}: {class_names[pred.label]} {pred.probs.max():.0%}{where}"))
+    delta, gain = amplified_perturbation(image, run.image, display.zoom)
+    cells.append(caption(delta, f"perturbation x{gain:.0f}"))
+    return _grid([cells])

@@ -15,6 +15,11 @@ The floor metrics of one checkpoint (optionally written into its metadata)::
 
     python -m programs.evaluate floors --checkpoint assets/s3ta_default.safetensors --n 2000 --write-metadata
 
+The black-box check (Square Attack beside PGD-100 on the same canvases: gradient masking?)::
+
+    python -m programs.evaluate square --checkpoint assets/s3ta_default.safetensors --n 1000 --eps 16 \\
+        --queries 5000 --json runs/square_default.json
+
 Paired comparisons (two models or glance counts on the same canvases and attack seeds) and curves
 over attack steps: ``compare`` and ``curve`` (programs/evaluate/compare.py). ``--canvases final``
 reads the final test canvases, kept for reporting (model/data/splits.py).
@@ -41,7 +46,7 @@ from programs.distributed import is_main, setup_distributed
 
 from .checkpoints import add_canvas_arguments, canvas_task, chosen_canvases, model_names
 from .compare import PAIRED_MODES, add_paired_parsers, run_paired
-from .measure import folder_robustness, robustness_grid, target_transfer, task_metrics
+from .measure import folder_robustness, robustness_grid, square_robustness, target_transfer, task_metrics
 from .report import grid_markdown, race_record, write_grid
 
 __all__ = ["get_args_parser", "main", "cli"]
@@ -94,6 +99,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     d.add_argument("--target", default="random", choices=["random", "untargeted"])
     d.add_argument("--crop-fraction", type=float, default=0.875)
     d.add_argument("--json", type=Path, help="also write the rows to this file")
+    add_square_parser(sub)
     for q in (f, g, t, d):
         q.add_argument("--batch-size", type=int, default=100)
         q.add_argument("--seed", type=int, default=0)
@@ -104,6 +110,44 @@ def get_args_parser() -> argparse.ArgumentParser:
         add_canvas_arguments(q)
     add_paired_parsers(sub)
     return p
+
+
+def add_square_parser(sub: Any) -> None:
+    """The ``square`` mode: robust accuracy under Square Attack beside PGD on the same canvases."""
+    q = sub.add_parser("square", help="accuracy under Square Attack (black box, scores only) beside PGD-k "
+                                      "on the same canvases: does PGD miss what a black-box attack finds?")
+    q.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped default")
+    q.add_argument("--n", "--num-examples", dest="n", type=int, default=1000, help=f"test canvases {N_HELP}")
+    q.add_argument("--eps", type=float, default=16, help="L-inf, in /255 units")
+    q.add_argument("--queries", type=int, default=5000, help="Square Attack's budget per canvas")
+    q.add_argument("--p-init", type=float, default=None, help="the first squares' fraction of the image "
+                                                              "(default 0.8, as AutoAttack runs it)")
+    q.add_argument("--glances", type=int, default=None, help="default: the model's own")
+    q.add_argument("--pgd-steps", type=int, default=100, help="PGD beside it (the protocol's step size)")
+    q.add_argument("--target", default="untargeted", choices=["untargeted", "random"])
+    q.add_argument("--json", type=Path, help="also write the numbers to this file")
+    q.add_argument("--batch-size", type=int, default=100)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--threads", type=int, default=None)
+    q.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+
+
+def run_square(args: argparse.Namespace, device: torch.device, command: str, main_rank: bool) -> dict[str, Any]:
+    if not 0 < args.eps <= 255:
+        raise SystemExit(f"--eps must be above 0 and at most 255 (/255 units), got {args.eps:g}")
+    path = args.checkpoint or DEFAULT_CHECKPOINT
+    model, meta, _ = load_checkpoint(path, device)
+    task = canvas_task([meta], [path])
+    try:
+        row = square_robustness(inference_form(model), args.n, args.eps, args.queries, args.glances,
+                                args.pgd_steps, args.target, args.p_init, args.batch_size, args.seed,
+                                progress=main_rank, task=task)
+    except ValueError as exc:
+        raise SystemExit(f"square: {exc}") from exc
+    result = {"checkpoint": str(path), "task": task, **row, "command": command}
+    if main_rank:
+        _write_json(args.json, result)
+    return result
 
 
 def main(args: argparse.Namespace) -> Any:
@@ -129,6 +173,8 @@ def _run(args: argparse.Namespace) -> Any:
     prefix = ["python", "-m"] if world == 1 else ["torchrun", f"--nproc_per_node={world}", "-m"]
     command = " ".join(shlex.quote(a) for a in [*prefix, "programs.evaluate", *sys.argv[1:]])
     main_rank = is_main()
+    if args.mode == "square":
+        return run_square(args, device, command, main_rank)
     if args.mode == "grid":
         paths = args.checkpoints or [DEFAULT_CHECKPOINT, DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors"]
         names = model_names(paths)

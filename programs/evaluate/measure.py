@@ -7,6 +7,7 @@ so the answer equals a single process's) and the counts are summed on every rank
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -18,11 +19,12 @@ from torch import nn
 from model.attacks import AttackConfig, pgd
 from model.data import CANVAS, DEFAULT_TASK, ImageFolder, make_batch
 from model.metrics import mean_box_mass
+from model.square import SquareConfig, square_attack
 from programs.distributed import all_reduce_sum, gather_array, is_main, shard
 from programs.seeds import eval_attack_seed
 
 __all__ = ["task_metrics", "attention_on_item", "robustness_grid", "folder_robustness", "target_transfer",
-           "FLOOR_EPS_255", "PULL_EPS_255"]
+           "FLOOR_EPS_255", "PULL_EPS_255", "square_robustness"]
 
 FLOOR_EPS_255 = 8  # the robust-accuracy floor's attack (random target)
 PULL_EPS_255 = (16, 32)  # targeted attacks whose pull on the attention is measured
@@ -258,3 +260,72 @@ def target_transfer(models: dict[str, nn.Module], judge: nn.Module, n: int = 100
 def _judged(judge: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """The judge's class for each image, on the CPU."""
     return judge(images.to(_device(judge)), glances=judge.default_glances).logits.argmax(1).cpu()
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of ``k`` successes in ``n``."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return round(centre - half, 4), round(centre + half, 4)
+
+
+def square_robustness(model: nn.Module, n: int = 1000, eps_255: float = 16, queries: int = 5000,
+                      glances: int | None = None, pgd_steps: int = 100, target: str = "untargeted",
+                      p_init: float | None = None, batch_size: int = 100, seed: int = 0, progress: bool = True,
+                      task: str = DEFAULT_TASK) -> dict[str, Any]:
+    """The black-box check: accuracy under Square Attack (L-inf, ``queries`` per canvas, scores
+    only) beside PGD-``pgd_steps`` (the protocol's step size, random start) on the same first
+    ``n`` test canvases, the same targets and glance count. Square finding adversarial examples
+    that PGD misses points at gradient masking. Reports each attack's accuracy with its 95%
+    Wilson interval, the canvases only one attack fools, the accuracy under both (the worse of
+    the two per canvas), and the queries Square spent where it succeeded."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1 (test canvases), got {n!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if target not in ("untargeted", "random"):
+        raise ValueError(f"target must be 'untargeted' or 'random', got {target!r}")
+    glances = model.glances_for(glances)
+    sq_cfg = SquareConfig(eps=eps_255 / 255, queries=queries, p_init=p_init, target=target)
+    pgd_cfg = AttackConfig(eps=eps_255 / 255, steps=pgd_steps, target=target)
+    device = _device(model)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("clean", "square", "pgd", "queries", "fooled")}
+    seconds = {"square": 0.0, "pgd": 0.0}
+    mine = shard([range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)])
+    with progress_bar(len(mine), "square", progress) as bar:
+        for b, idx in mine:
+            x, y, _ = make_batch("test", idx, seed=seed, task=task)
+            x, y = x.to(device), y.to(device)
+            with torch.no_grad():
+                parts["clean"].append((model(x, glances=glances).logits.argmax(1) == y).cpu().numpy())
+            t0 = time.time()
+            sq = square_attack(model, x, y, sq_cfg, glances=glances, seed=eval_attack_seed(seed, b))
+            seconds["square"] += time.time() - t0
+            t0 = time.time()
+            pg = pgd(model, x, y, pgd_cfg, glances=glances, seed=eval_attack_seed(seed, b))
+            seconds["pgd"] += time.time() - t0
+            with torch.no_grad():
+                for name, res in (("square", sq), ("pgd", pg)):
+                    parts[name].append((model(res.images, glances=glances).logits.argmax(1) == y).cpu().numpy())
+            parts["queries"].append(sq.queries.cpu().numpy())
+            parts["fooled"].append(sq.success.cpu().numpy())
+            bar.update(1)
+            bar.set_postfix(square=f"{np.concatenate(parts['square']).mean():.3f}",
+                            pgd=f"{np.concatenate(parts['pgd']).mean():.3f}")
+    clean, sq_ok, pgd_ok = (gather_array(parts[k]).astype(bool) for k in ("clean", "square", "pgd"))
+    used, fooled = gather_array(parts["queries"]), gather_array(parts["fooled"]).astype(bool)
+    total = all_reduce_sum([seconds["square"], seconds["pgd"]], device)
+    row: dict[str, Any] = {"n": n, "glances": glances, "target": target, "eps_255": eps_255, "queries": queries,
+                           "p_init": sq_cfg.p, "pgd_steps": pgd_steps, "pgd_step_size_255": pgd_cfg.alpha * 255,
+                           "seed": seed, "clean_acc": float(clean.mean())}
+    for name, ok in (("square", sq_ok), ("pgd", pgd_ok), ("both", sq_ok & pgd_ok)):
+        row[f"{name}_acc"] = float(ok.mean())
+        row[f"{name}_acc_95"] = wilson(int(ok.sum()), n)
+    row["square_minus_pgd"] = row["square_acc"] - row["pgd_acc"]
+    row["fooled_by_square_only"] = int((~sq_ok & pgd_ok).sum())
+    row["fooled_by_pgd_only"] = int((sq_ok & ~pgd_ok).sum())
+    row["square_queries_when_fooled_median"] = float(np.median(used[fooled])) if fooled.any() else None
+    row["square_queries_mean"] = float(used.mean())
+    row["square_seconds"], row["pgd_seconds"] = round(total[0], 1), round(total[1], 1)
+    return row

@@ -72,16 +72,24 @@ def render(scene: Scene) -> None:
         s = Subject(model, scene.choice.key, item.image, item.key, item.name, -1, item.box, scene.attack.glances)
         # no known label: the attack moves away from the clean prediction, as on the page
         subjects.append(replace(s, label=lab().clean(s).label if item.label is None else item.label))
-    rows = lab().cached_batch(subjects, cfg, seed)
-    if rows is None:
-        if not st.button(f"Attack all {len(subjects)} images", key="run_batch"):
-            st.caption("Each attack is cached like the page's own: picking an image afterwards shows it at once.")
+    found = lab().batch_rows(subjects, cfg, seed)
+    missing = sum(r is None for r in found)
+    if missing:
+        what = f"Attack all {len(subjects)} images" if missing == len(subjects) else f"Attack the other {missing}"
+        if st.button(what, key="run_batch"):
+            if guarded(f"Attacking {missing} images", lambda p: lab().batch(subjects, cfg, seed, p), stop="stop_batch"):
+                st.rerun()
             return
-        if guarded(f"Attacking {len(subjects)} images", lambda p: lab().batch(subjects, cfg, seed, p)):
-            st.rerun()
-        return
-    runs = [lab().cached_attack(s, cfg, seed) for s in subjects]
-    table = {"clean": [thumbnail(s.image) for s in subjects],
+        if missing == len(subjects):
+            st.caption("The images are attacked side by side; each attack is cached like the page's own, so "
+                       "picking an image afterwards shows it at once.")
+            return
+        st.caption(f"The table shows the {len(subjects) - missing} of {len(subjects)} attacks already done: "
+                   "those a stopped run had finished, or run one at a time on the page.")
+    done = [(s, r) for s, r in zip(subjects, found) if r is not None]
+    rows = [r for _, r in done]
+    runs = [lab().cached_attack(s, cfg, seed) for s, _ in done]
+    table = {"clean": [thumbnail(s.image) for s, _ in done],
              "adversarial": [thumbnail(r.image) if r is not None else None for r in runs],
              "image": [r.name for r in rows], "label": [names[r.label] for r in rows],
              "target": [names[r.target] for r in rows], "success": [r.success for r in rows],
@@ -94,7 +102,6 @@ def render(scene: Scene) -> None:
         "mass in box, clean": st.column_config.NumberColumn(format="%.3f"),
         "mass in box, adversarial": st.column_config.NumberColumn(format="%.3f")})
     st.download_button("CSV", batch_csv(rows, names), "batch.csv", "text/csv", key="batch_csv", on_click="ignore")
-
 
 if __name__ == "__main__":
     render(current())

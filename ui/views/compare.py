@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from compute.catalog import Entry, compare_default
+from compute.catalog import partners as compatible
 from compute.studies import compare_setting, dataset_race, incompatibility
 from model.checkpoint import CheckpointError
 from ui.budget import view_attack
@@ -24,10 +25,7 @@ from viz.frames import compare_panels
 def partners(choice: ModelChoice) -> list[Entry]:
     """The listed models one attack can be compared on: the same classes in the same order and
     the same input size (read from their metadata, before loading them)."""
-    model = choice.model
-    return [e for e in catalog()[0] if e.path.stem != choice.stem
-            and list(e.metadata.get("class_names", [])) == list(model.class_names)
-            and (e.metadata.get("config") or {}).get("image_size") == model.config.image_size]
+    return compatible(catalog()[0], choice.model.class_names, choice.model.config.image_size, choice.stem)
 
 
 def partner(task: str, entries: list[Entry]) -> str:

@@ -22,13 +22,21 @@ def render(scene: Scene) -> None:
     grid = lab().cached_study("grid", subject, cfg, seed)
     if grid is None:
         counts = "/".join(map(str, GLANCE_COUNTS))
-        if not st.button(f"Run the glance grid ({len(GLANCE_COUNTS)} attacks, crafted at {counts})", key="run_grid"):
-            st.caption("Attacks crafted against each glance count, each read at every count without "
-                       "re-attacking: does thinking longer recover the true class?")
+        partial = lab().partial_grid(subject, cfg, seed)
+        label = (f"Run the glance grid ({len(GLANCE_COUNTS)} attacks, crafted at {counts})" if partial is None
+                 else f"Run the rest of the glance grid ({len(GLANCE_COUNTS) - len(partial.crafted)} attacks)")
+        if st.button(label, key="run_grid"):
+            if guarded("Attacking at each glance count", lambda p: lab().glance_grid(subject, cfg, seed, progress=p),
+                       stop="stop_grid"):
+                st.rerun()  # the button goes; the page's own attack (one of the five) shows too
             return
-        if guarded("Attacking at each glance count", lambda p: lab().glance_grid(subject, cfg, seed, progress=p)):
-            st.rerun()  # the button goes; the page's own attack (one of the five) shows too
-        return
+        if partial is None:
+            st.caption("Attacks crafted against each glance count, each read at every count without "
+                       "re-attacking: does thinking longer recover the true class? The five attacks run side by side.")
+            return
+        st.caption(f"Rows done so far: crafted at {', '.join(map(str, partial.crafted))} (attacks finished before "
+                   "a stop, or run on the page).")
+        grid = partial
     names = scene.class_names
     st.plotly_chart(grid_figure(grid, names), key="grid_chart")
     st.caption("Rows: the count the attack was crafted against (its target: "

@@ -47,14 +47,17 @@ def image_race(scene: Scene) -> None:
     cfg = view_attack(cfg, glance_setting(dataset_race(subject.model.metadata)), "race_budget")
     race = lab().cached_study("race", subject, cfg, seed)
     if race is None:
-        if not st.button(f"Run the race on this image ({len(GLANCE_COUNTS)} attacks of {cfg.steps} steps)",
-                         key="run_race"):
+        partial = lab().partial_race(subject, cfg, seed)
+        if st.button(f"Run the race on this image ({len(GLANCE_COUNTS)} attacks of {cfg.steps} steps, side by side)",
+                     key="run_race"):
+            if guarded("Racing", lambda p: lab().race(subject, cfg, seed, progress=p), stop="stop_race"):
+                st.rerun()
             return
-        if guarded("Racing", lambda p: lab().race(subject, cfg, seed, progress=p)):
-            st.rerun()
-        return
+        if partial is None:
+            return
+        st.caption(f"Stopped after step {partial.steps[-1]} of {cfg.steps}: the lines so far.")
+        race = partial
     st.plotly_chart(image_race_figure(race, scene.class_names), key="race_image_chart")
-
 
 def render(scene: Scene) -> None:
     stored_race(scene)
