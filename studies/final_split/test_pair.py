@@ -26,3 +26,16 @@ def test_pairs_rows_under_the_same_attack_from_their_outcomes():
 def test_refuses_curves_of_other_canvases_or_seeds(other):
     with pytest.raises(SystemExit, match="same canvases"):
         pair_rows(curve({"m@1/PGD-50": "1100"}), other)
+
+
+def test_race_merges_the_pgd_rows_of_curves_of_one_setting():
+    from studies.final_split.race import pgd_rows
+
+    def result(model, eps=16):
+        rows = [{"model": model, "glances": 1, "attack": a, "target": "random", "eps_255": eps, "steps": k,
+                 "acc": 0.5} for a, k in (("PGD-50", 50), ("APGD-T-100", 100))]
+        return {"eps_255": eps, "pgd": {"target": "random"}, "canvases": {"name": "final"}, "rows": rows}
+    rows, eps, target = pgd_rows([result("a"), result("b")])
+    assert (eps, target) == (16, "random") and [(r["model"], r["steps"]) for r in rows] == [("a", 50), ("b", 50)]
+    with pytest.raises(SystemExit, match="differ"):
+        pgd_rows([result("a"), result("b", eps=8)])
