@@ -4,7 +4,9 @@ its result drawn: Chromium (Playwright) against ``streamlit run app.py`` on this
 Each view at the page's defaults for it (the shipped default model, the view's own attack budget,
 a new seed each repeat so nothing is cached) with early stop off, so every attack runs all its
 steps: the race on one image, the glance grid, the batch of the 10 gallery samples and a batch
-of 24 uploaded canvases; then a race stopped 1.5 s after its click, to its lines so far drawn.
+of 24 uploaded canvases; the adversarial patch at its defaults (its early stop is its own: a patch
+that reaches its target stops moving); then a race stopped 1.5 s after its click, to its lines
+so far drawn.
 
     python -m bench.view_speed --repeats 3 --md bench/view_speed.md
 """
@@ -29,6 +31,8 @@ RACE_DRAWN = (f"() => ({PLOTS})().some(d => String(d._fullLayout.title && d._ful
 GRID_DRAWN = f"() => ({PLOTS})().some(d => d._fullData.some(t => t.type === 'heatmap'))"
 OTHERS = ("() => [...document.querySelectorAll('button')].some(b => b.innerText.startsWith('Attack the other')"
           " || b.innerText.startsWith('Attack all'))")
+PATCH_DRAWN = (f"() => ({PLOTS})().some(d => String(d._fullLayout.title && d._fullLayout.title.text)"
+               ".includes('on the patch and on the item'))")
 TABLE_DRAWN = ("() => [...document.querySelectorAll('[data-testid=stMetric]')]"
                ".some(m => m.innerText.includes('reached their goal'))")
 
@@ -68,7 +72,7 @@ def measure(repeats: int) -> tuple[dict[str, list[float]], list[str]]:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    out: dict[str, list[float]] = {k: [] for k in ("race", "grid", "batch10", "batch24", "stop")}
+    out: dict[str, list[float]] = {k: [] for k in ("race", "grid", "batch10", "batch24", "patch", "stop")}
     folder = Path(tempfile.mkdtemp(prefix="s3ta-uploads-"))
     files = canvases(folder, 24)
     kept: list[str] = []
@@ -86,6 +90,8 @@ def measure(repeats: int) -> tuple[dict[str, list[float]], list[str]]:
             page.goto(f"{url}/?seed={1003 + 10 * r}&early_stop=false&tab=Batch")
             upload(page, files)
             out["batch24"].append(click_to(page, "Attack all 24 images", TABLE_DRAWN))
+            page.goto(f"{url}/?seed={1005 + 10 * r}&tab=Adversarial%20patch")
+            out["patch"].append(click_to(page, "Run the patch", PATCH_DRAWN))
             page.goto(f"{url}/?seed={1004 + 10 * r}&tab=Race")
             page.get_by_role("button", name="Run the race on this image").first.wait_for(timeout=60_000)
             page.wait_for_selector(IDLE, timeout=60_000)
@@ -123,6 +129,7 @@ def main() -> None:
             ("grid", "Glance grid: 5 PGD-50 attacks, click -> heat map drawn", 5.0),
             ("batch10", "Batch of the 10 gallery samples (PGD-50), click -> table drawn", 5.0),
             ("batch24", "Batch of 24 uploaded canvases (PGD-50), click -> table drawn", 10.0),
+            ("patch", "Adversarial patch: 16 px, place searched, 200 steps (early stop on), click -> drawn", 10.0),
             ("stop", f"Stop pressed {STOP_AFTER:g} s into the race -> its lines so far drawn", 2.0)]
     lines = ["| view (the page's defaults, early stop off) | median s | min | max | goal |",
              "|---|---:|---:|---:|---:|"]

@@ -82,7 +82,7 @@ def test_the_view_runs_square_as_the_library_does_with_png_and_csv(form, downloa
 
 
 def test_bad_values_get_a_message_and_the_rest_of_the_page_works():
-    at = page(tab=TAB)
+    at = page(tab=TAB, seed="31")  # a seed no other test attacks with: the Run button is live
     at.number_input(key="bb_queries").set_value(20000).run()
     assert any("from 1 to 10,000" in e.value for e in at.error)
     assert not any(b.key == "run_square" for b in at.button)
