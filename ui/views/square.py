@@ -119,8 +119,8 @@ def beside_pgd(scene: Scene, cfg: SquareConfig, run: SquareRun) -> str | None:
         return None
     both = {(True, True): "both reach their goal", (False, False): "neither reaches its goal",
             (True, False): "PGD reaches its goal and Square does not",
-            (False, True): "Square reaches its goal and PGD does not: the gradients mislead PGD on this image "
-                           "(gradient masking), and PGD's robustness here is not real"}
+            (False, True): "Square reaches its goal and PGD does not: on this image the gradients lead PGD "
+                           "astray (what gradient masking looks like), so PGD's miss here proves no robustness"}
     return (f"Beside the sidebar's PGD-{pgd.config.steps} at the same budget and target: "
             f"{both[(pgd.success, run.success)]}.")
 
