@@ -11,7 +11,8 @@ import io
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -72,6 +73,29 @@ def _interrupting(progress: Callable[[float], None] | None, stopped: list[BaseEx
     return callback
 
 
+_THREADS = torch.get_num_threads()  # the process's setting, put back when no block holds one thread
+_threads_lock = threading.Lock()
+_holders = [0]
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch ops in this block on one intra-op thread. Square's queries are one-image forward
+    passes, too small to split: on the shared 2-core machine (load 9) one pass of the shipped
+    default took 5-9 ms on one thread and 36-168 ms on two, whose threads wait on each other.
+    The setting is this thread's (OpenMP) and the one threads started meanwhile begin with; the
+    last block to end puts the process's own back."""
+    with _threads_lock:
+        _holders[0] += 1
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _holders[0] -= 1
+            torch.set_num_threads(1 if _holders[0] else _THREADS)
+
+
 def run_square(model: nn.Module, image: np.ndarray, label: int, glances: int, cfg: SquareConfig,
                seed: int = 0, progress: Callable[[float], None] | None = None,
                keep: Callable[[SquareRun], None] | None = None) -> SquareRun:
@@ -100,8 +124,9 @@ def run_square(model: nn.Module, image: np.ndarray, label: int, glances: int, cf
     if cfg.target == "random":
         aim = torch.tensor([image_target(image, int(label), num_classes, seed)], device=device)
     stopped: list[BaseException] = []
-    result = square_attack(model, x, y, cfg, glances=glances, seed=seed, targets=aim,
-                           trace_queries=query_frames(cfg.queries), callback=_interrupting(progress, stopped))
+    with one_thread():
+        result = square_attack(model, x, y, cfg, glances=glances, seed=seed, targets=aim,
+                               trace_queries=query_frames(cfg.queries), callback=_interrupting(progress, stopped))
     used = int(result.queries[0])
     traced = sorted(q for (_, q) in result.trace if q <= used)
     frames = [result.trace[(0, q)] for q in traced]
