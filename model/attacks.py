@@ -84,7 +84,9 @@ class AttackResult:
     aimed at (the true label when untargeted); ``trace`` maps (restart, step) to the iterate
     (B, 3, H, W) on CPU for the steps asked for (step 0 is the starting point); ``moved`` (B,) the
     steps each example moved for in the first restart (fewer than ``cfg.steps`` when it stopped at
-    success); ``finished`` (B,) False for the examples an interrupted run had not finished."""
+    success); ``finished`` (B,) False for the examples an interrupted run had not finished;
+    ``best_at`` maps a step count k to (images, success) on CPU as PGD-k with the same settings
+    would return them."""
 
     images: torch.Tensor
     success: torch.Tensor
@@ -92,6 +94,7 @@ class AttackResult:
     trace: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
     moved: torch.Tensor | None = None
     finished: torch.Tensor | None = None
+    best_at: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
 
 def random_targets(labels: torch.Tensor, num_classes: int, generator: torch.Generator | None = None
@@ -176,7 +179,7 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
         glances: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = 0,
         targets: torch.Tensor | None = None, trace_steps: Sequence[int] = (),
         callback: Callable[[int, int], None] | None = None, example_seeds: Sequence[int] | None = None,
-        keep: Callable[[AttackResult], None] | None = None) -> AttackResult:
+        keep: Callable[[AttackResult], None] | None = None, best_at: Sequence[int] = ()) -> AttackResult:
     """Attack ``model`` (unrolled for ``glances``: one count, or one per image) on images
     (B, 3, H, W) in [0, 1].
 
@@ -189,7 +192,11 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     ``example_seeds`` draws each image's random start from its own seed instead, so an image
     starts where it would alone, whatever else is in the batch. ``callback(done, total)`` is
     called after each step; when it raises (a user stopped the run), ``keep`` is first handed
-    what is done: the examples finished so far, their iterates traced so far.
+    what is done: the examples finished so far, their iterates traced so far. ``best_at`` (one
+    restart, ``select="best"``) keeps, for each step count k given, the result PGD-k would
+    return: the run's first k steps are PGD-k's when the step size is the same (an explicit
+    ``step_size``, or the default one where max(1/255, eps/k) is 1/255 for each k), so one long
+    run reads a curve of robust accuracy over attack steps.
     """
     if model.training:
         raise ValueError("attack the model in eval mode (BatchNorm in inference mode): call "
@@ -197,6 +204,11 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     if images.ndim != 4 or labels.shape != images.shape[:1]:
         raise ValueError(f"expected images (B, 3, H, W) and labels (B,), got "
                          f"{tuple(images.shape)} and {tuple(labels.shape)}")
+    snapshots = sorted({int(k) for k in best_at})
+    if snapshots and (cfg.restarts != 1 or cfg.select != "best" or not 0 <= snapshots[0] <= snapshots[-1]
+                      <= cfg.steps):
+        raise ValueError(f"best_at needs restarts=1, select='best' and step counts in [0, {cfg.steps}], "
+                         f"got {snapshots} with restarts={cfg.restarts}, select={cfg.select!r}")
     x = images.detach()
     labels = labels.to(x.device)
     glances = _counts(model, glances, x.shape[0], x.device)
@@ -229,26 +241,33 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     moved = torch.full((x.shape[0],), cfg.steps, dtype=torch.long)
     trace: dict[tuple[int, int], torch.Tensor] = {}
+    kept: dict[int, tuple[torch.Tensor, torch.Tensor]] = dict.fromkeys(snapshots)  # filled as the run passes
     wanted = set(int(s) for s in trace_steps)
     total = cfg.steps * cfg.restarts
     try:
-        _pgd_loop(model, x, aim, cfg, glances, starts, lo, hi, best, best_loss, done, moved, trace, wanted, callback)
+        _pgd_loop(model, x, aim, cfg, glances, starts, lo, hi, best, best_loss, done, moved, trace, wanted, callback,
+                  kept)
     except BaseException:
         if keep is not None:
             keep(AttackResult(best.detach(), done.clone(), aim, trace, moved, done.clone()))
         raise
     if callback is not None:
         callback(total, total)
-    return AttackResult(best.detach(), done.clone(), aim, trace, moved, torch.ones_like(done))
+    for k in snapshots:  # steps after every example succeeded: nothing moved since
+        if kept[k] is None:
+            kept[k] = (best.detach().to("cpu", copy=True), done.to("cpu", copy=True))
+    return AttackResult(best.detach(), done.clone(), aim, trace, moved, torch.ones_like(done), kept)
 
 
 def _pgd_loop(model: nn.Module, x: torch.Tensor, aim: torch.Tensor, cfg: AttackConfig,
               glances: int | torch.Tensor | None, starts: Sequence[torch.Generator], lo: torch.Tensor,
               hi: torch.Tensor, best: torch.Tensor, best_loss: torch.Tensor, done: torch.Tensor,
               moved: torch.Tensor, trace: dict[tuple[int, int], torch.Tensor], wanted: set[int],
-              callback: Callable[[int, int], None] | None) -> None:
-    """The restarts and steps of ``pgd``, updating ``best``, ``best_loss``, ``done``, ``moved``
-    and ``trace`` in place (so an interrupted run leaves what it had done there)."""
+              callback: Callable[[int, int], None] | None,
+              kept: dict[int, tuple[torch.Tensor, torch.Tensor] | None]) -> None:
+    """The restarts and steps of ``pgd``, updating ``best``, ``best_loss``, ``done``, ``moved``,
+    ``trace`` and ``kept`` (the result so far at each of its step counts) in place (so an
+    interrupted run leaves what it had done there)."""
     total = cfg.steps * cfg.restarts
     for restart in range(cfg.restarts):
         delta = _random_start(x, cfg, starts) if cfg.random_start else torch.zeros_like(x)
@@ -273,6 +292,8 @@ def _pgd_loop(model: nn.Module, x: torch.Tensor, aim: torch.Tensor, cfg: AttackC
                 best[chosen] = xa.detach()[better]
                 best_loss[chosen] = loss.detach()[better]
                 done[idx[success]] = True
+                if step in kept:
+                    kept[step] = (best.detach().to("cpu", copy=True), done.to("cpu", copy=True))
             elif last:
                 done[idx] = success  # the outcome of the final iterate
             elif cfg.early_stop:

@@ -1,5 +1,7 @@
 """PGD on tiny models with hand-computable gradients, and its invariants."""
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -97,3 +99,31 @@ def test_trace_holds_each_iterate_not_a_view_of_the_last():
     for k in (1, 2, 3):  # each step moves every pixel by at most one step size
         step = (res.trace[(0, k)] - res.trace[(0, k - 1)]).abs().max()
         assert 0 < step <= 1 / 255 + 1e-6
+
+
+def test_one_long_run_reads_every_shorter_attack_of_the_same_step_size():
+    """PGD-k for k in 0, 2, 5, 12 (separate runs, same seed) equal what one PGD-12 keeps at those
+    step counts, image for image, with examples succeeding along the way (early stop)."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(image_size=32, backbone_widths=(4, 8, 8), lstm_size=16)).eval()
+    x = torch.rand(8, 3, 32, 32)
+    with torch.no_grad():
+        y = model(x, glances=2).logits.argmax(1)  # every example starts correct
+    cfg = AttackConfig(eps=64 / 255, steps=12, step_size=64 / 255 / 6, target="untargeted")
+    long = pgd(model, x, y, cfg, glances=2, seed=3, best_at=[0, 2, 5, 12])
+    for k in (0, 2, 5, 12):
+        short = pgd(model, x, y, dataclasses.replace(cfg, steps=k), glances=2, seed=3)
+        images, success = long.best_at[k]
+        assert torch.equal(images, short.images) and torch.equal(success, short.success)
+    counts = [int(long.best_at[k][1].sum()) for k in (0, 2, 5, 12)]
+    assert counts == [0, 0, 4, 6]  # successes along the way, and two resist
+    assert torch.equal(long.best_at[12][0], long.images)
+
+
+def test_best_at_refuses_runs_that_cannot_stand_for_a_shorter_attack():
+    model = build_model(ModelConfig(backbone_widths=(8, 16, 16), lstm_size=32)).eval()
+    x, y = torch.rand(1, 3, 96, 96), torch.tensor([1])
+    for cfg, at in ((AttackConfig(steps=3, restarts=2), [1]), (AttackConfig(steps=3, select="last"), [1]),
+                    (AttackConfig(steps=3), [4])):
+        with pytest.raises(ValueError, match="best_at needs"):
+            pgd(model, x, y, cfg, best_at=at)

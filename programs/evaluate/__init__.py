@@ -1,8 +1,10 @@
 """Evaluate checkpoints: on the Cluttered Fashion-MNIST test split (accuracy, robustness, and
 where the attention goes, clean and under attack), or on any image folder such as ImageNet val.
 
-Modules: ``measure`` (the measurements, returning numbers), ``report`` (markdown, CSV, JSON and
-the race figure from those numbers), ``cli`` (the command, under torchrun too).
+Modules: ``measure`` (the measurements, returning numbers), ``outcomes`` (per-canvas outcomes
+of an attack), ``paired`` (paired statistics), ``compare`` (the compare and curve modes),
+``report`` (markdown, CSV, JSON and the race figure from those numbers), ``checkpoints`` (row
+labels, the shared task, the canvases read), ``cli`` (the command, under torchrun too).
 """
 
 from .cli import get_args_parser, main

@@ -19,6 +19,10 @@ The black-box check (Square Attack beside PGD-100 on the same canvases: gradient
 
     python -m programs.evaluate square --checkpoint assets/s3ta_default.safetensors --n 1000 --eps 16 \\
         --queries 5000 --json runs/square_default.json
+
+Paired comparisons (two models or glance counts on the same canvases and attack seeds) and curves
+over attack steps: ``compare`` and ``curve`` (programs/evaluate/compare.py). ``--canvases final``
+reads the final test canvases, kept for reporting (model/data/splits.py).
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ import torch
 import torch.distributed as dist
 
 from model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, store_metrics
-from model.data import CANVAS_TASKS, DEFAULT_TASK, ImageFolder
+from model.data import ImageFolder
 from model.data.transforms import EvalTransform
 from model.inference_form import inference_form
 from programs.distributed import is_main, setup_distributed
 
+from .checkpoints import add_canvas_arguments, canvas_task, chosen_canvases, model_names
+from .compare import PAIRED_MODES, add_paired_parsers, run_paired
 from .measure import folder_robustness, robustness_grid, square_robustness, target_transfer, task_metrics
 from .report import grid_markdown, race_record, write_grid
 
@@ -100,6 +106,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         q.add_argument("--threads", type=int, default=None)
         q.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available; "
                                                       "under torchrun cuda:LOCAL_RANK)")
+    for q in (f, g, t):
+        add_canvas_arguments(q)
+    add_paired_parsers(sub)
     return p
 
 
@@ -151,28 +160,6 @@ def main(args: argparse.Namespace) -> Any:
             dist.destroy_process_group()
 
 
-def model_names(paths: list[Path]) -> dict[Path, str]:
-    """A row label per checkpoint: its file stem, or folder/stem where two stems are the same
-    (runs/a/model.safetensors and runs/b/model.safetensors)."""
-    stems = [p.stem for p in paths]
-    return {p: p.stem if stems.count(p.stem) == 1 else f"{p.parent.name}/{p.stem}" for p in paths}
-
-
-def canvas_task(metas: list[dict[str, Any]], paths: list[Path]) -> str:
-    """The canvas task every checkpoint was trained on (from its metadata; checkpoints from
-    before tasks were recorded: the cluttered task). Mixed tasks are refused: a grid or a
-    transfer table compares models on the same canvases."""
-    tasks = {str(p): m.get("task", DEFAULT_TASK) for p, m in zip(paths, metas)}
-    if len(set(tasks.values())) > 1:
-        raise SystemExit("these checkpoints were trained on different tasks; evaluate them separately: "
-                         + ", ".join(f"{p} ({t})" for p, t in tasks.items()))
-    task = next(iter(tasks.values()))
-    if task not in CANVAS_TASKS:
-        raise SystemExit(f"{next(iter(tasks))} was trained on {task!r}, not a canvas task; "
-                         "use the folder mode with its images")
-    return task
-
-
 def _write_json(path: Path | None, data: Any) -> None:
     print(json.dumps(data, indent=1))
     if path:
@@ -194,8 +181,11 @@ def _run(args: argparse.Namespace) -> Any:
         loaded = [load_checkpoint(p, device) for p in paths]
         task = canvas_task([meta for _, meta, _ in loaded], paths)
         models = {names[p]: inference_form(model) for p, (model, _, _) in zip(paths, loaded)}
+        canvases = chosen_canvases(args, args.n)
+        if args.write_metadata and canvases.name == "final":
+            raise SystemExit("--write-metadata stores development-canvas numbers; keep final ones in --out")
         rows = robustness_grid(models, args.n, args.glances, args.steps, args.eps, args.targets,
-                               args.batch_size, args.seed, progress=main_rank, task=task)
+                               args.batch_size, canvases.seed, progress=main_rank, task=task, start=canvases.start)
         if main_rank:
             write_grid(rows, args.out, command)
             print(grid_markdown(rows))
@@ -212,11 +202,15 @@ def _run(args: argparse.Namespace) -> Any:
         judge = inference_form(loaded[-1][0])
         if args.step_size is not None and not args.step_size > 0:
             raise SystemExit(f"--step-size must be > 0 (/255), got {args.step_size}")
-        rows = target_transfer(models, judge, args.n, args.eps, args.steps, args.batch_size, args.seed,
-                               progress=main_rank, task=task, step_size_255=args.step_size)
+        canvases = chosen_canvases(args, args.n)
+        rows = target_transfer(models, judge, args.n, args.eps, args.steps, args.batch_size, canvases.seed,
+                               progress=main_rank, task=task, step_size_255=args.step_size, start=canvases.start)
         if main_rank:
-            _write_json(args.json, {"command": command, "judge": str(args.judge), "rows": rows})
+            _write_json(args.json, {"command": command, "judge": str(args.judge), "canvases": canvases.name,
+                                    "rows": rows})
         return rows
+    if args.mode in PAIRED_MODES:
+        return run_paired(args, command, device, main_rank)
     if args.mode == "folder":
         model, meta, _ = load_checkpoint(args.checkpoint, device)
         dataset = ImageFolder(args.root, model.config.image_size,
@@ -230,10 +224,14 @@ def _run(args: argparse.Namespace) -> Any:
     path = args.checkpoint or DEFAULT_CHECKPOINT
     model, meta, _ = load_checkpoint(path, device)
     task = canvas_task([meta], [path])
+    canvases = chosen_canvases(args, args.n)
+    if args.write_metadata and canvases.name == "final":
+        raise SystemExit("--write-metadata stores development-canvas numbers; keep final ones in --json")
     t0 = time.time()
-    result = task_metrics(inference_form(model), args.n, args.glances, args.batch_size, args.seed,
-                          attack_steps=args.attack_steps, progress=main_rank, task=task)
+    result = task_metrics(inference_form(model), args.n, args.glances, args.batch_size, canvases.seed,
+                          attack_steps=args.attack_steps, progress=main_rank, task=task, start=canvases.start)
     result["task"] = task
+    result["canvases"] = canvases.name
     result["wall_time_s"] = round(time.time() - t0, 1)
     result["command"] = command
     if main_rank:

@@ -60,11 +60,12 @@ def _device(model: nn.Module) -> torch.device:
 
 def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
                  batch_size: int = 100, seed: int = 0, attack_steps: int = 20,
-                 progress: bool = True, task: str = DEFAULT_TASK) -> dict[str, Any]:
-    """The floor metrics on the first ``n`` test canvases (seed ``seed``), at ``glances`` (the
-    model's default when None): clean accuracy (and per glance count 1..16 where the model has
-    glances), accuracy under PGD towards a random wrong class at 8/255, the attention mass on
-    the item, and the mean drop of that mass where targeted PGD at 16/255 and 32/255 succeeds."""
+                 progress: bool = True, task: str = DEFAULT_TASK, start: int = 0) -> dict[str, Any]:
+    """The floor metrics on ``n`` test canvases from index ``start`` (seed ``seed``), at
+    ``glances`` (the model's default when None): clean accuracy (and per glance count 1..16
+    where the model has glances), accuracy under PGD towards a random wrong class at 8/255, the
+    attention mass on the item, and the mean drop of that mass where targeted PGD at 16/255 and
+    32/255 succeeds."""
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be an integer >= 1 (test canvases), got {n!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -80,8 +81,9 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
     device = _device(model)
     mine = shard(list(range(0, n, batch_size)))  # under torchrun each rank takes every world-th batch
     with progress_bar(len(mine), "evaluate", progress) as bar:
-        for b, start in mine:
-            x, y, boxes = make_batch("test", range(start, min(n, start + batch_size)), seed=seed, task=task)
+        for b, first in mine:
+            x, y, boxes = make_batch("test", range(start + first, start + min(n, first + batch_size)), seed=seed,
+                                     task=task)
             x, y = x.to(device), y.to(device)
             with torch.no_grad():  # one unroll serves every count: glance t never sees later ones
                 out = model(x, glances=max(glances, max(per_glance)))
@@ -122,10 +124,12 @@ def task_metrics(model: nn.Module, n: int = 2000, glances: int | None = None,
 def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequence[int] = (1, 2, 4, 8, 16),
                     steps: Sequence[int] = (0, 10, 20, 50), eps_255: Sequence[float] = (8, 16),
                     targets: Sequence[str] = ("random", "untargeted"), batch_size: int = 100,
-                    seed: int = 0, progress: bool = True, task: str = DEFAULT_TASK) -> list[dict[str, Any]]:
-    """Accuracy under L-inf PGD for every (model, glances, target, eps, steps), with attention on
-    the item clean and adversarial. Each step count is its own attack (the default step size
-    depends on it); a model without glances is run once, reported as glances=1."""
+                    seed: int = 0, progress: bool = True, task: str = DEFAULT_TASK,
+                    start: int = 0) -> list[dict[str, Any]]:
+    """Accuracy under L-inf PGD for every (model, glances, target, eps, steps) on ``n`` test
+    canvases from index ``start``, with attention on the item clean and adversarial. Each step
+    count is its own attack (the default step size depends on it); a model without glances is run
+    once, reported as glances=1."""
     jobs = []
     for name, model in models.items():
         for g in sorted({model.glances_for(g) for g in glances}):
@@ -133,7 +137,7 @@ def robustness_grid(models: dict[str, nn.Module], n: int = 500, glances: Sequenc
                 for e in eps_255:
                     for k in steps:
                         jobs.append((name, model, g, t, e, k))
-    mine = shard([range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)])
+    mine = shard([range(start + s, start + min(n, s + batch_size)) for s in range(0, n, batch_size)])
     batches = [(b, make_batch("test", idx, seed=seed, task=task)) for b, idx in mine]  # this rank's shard
     clean_mass: dict[tuple[str, int, int], np.ndarray] = {}
     rows = []
@@ -205,11 +209,11 @@ def folder_robustness(model: nn.Module, dataset: ImageFolder, glances: Sequence[
 def target_transfer(models: dict[str, nn.Module], judge: nn.Module, n: int = 1000, eps_255: float = 32,
                     steps: int = 20, batch_size: int = 100, seed: int = 0,
                     progress: bool = True, task: str = DEFAULT_TASK,
-                    step_size_255: float | None = None) -> list[dict[str, Any]]:
+                    step_size_255: float | None = None, start: int = 0) -> list[dict[str, Any]]:
     """Does the target class appear in the perturbation? For each model: targeted L-inf PGD
-    towards a random wrong class on the first ``n`` test canvases (the same targets for every
-    model: they depend on the seed and labels only), then ``judge``, a model never used to craft
-    them, classifies the adversarial images. Reports the attack's success on the model, how
+    towards a random wrong class on ``n`` test canvases from index ``start`` (the same targets for
+    every model: they depend on the seed and labels only), then ``judge``, a model never used to
+    craft them, classifies the adversarial images. Reports the attack's success on the model, how
     often the judge sees the target (over all examples and over the successful ones) and how
     often it still sees the true class; and a control: the same canvases with random-sign noise of
     the same L-inf size, read by the judge (its clean accuracy, the true class and the target
@@ -218,7 +222,7 @@ def target_transfer(models: dict[str, nn.Module], judge: nn.Module, n: int = 100
     ``step_size_255`` None is the protocol's step, max(1/255, eps/steps)."""
     cfg = AttackConfig(eps=eps_255 / 255, steps=steps, target="random",
                        step_size=None if step_size_255 is None else step_size_255 / 255)
-    mine = shard([range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)])
+    mine = shard([range(start + s, start + min(n, s + batch_size)) for s in range(0, n, batch_size)])
     rows = []
     with progress_bar(len(models) * len(mine), "transfer", progress) as bar:
         for name, model in models.items():

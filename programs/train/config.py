@@ -12,6 +12,7 @@ from model.attacks import AttackConfig
 from model.config import ModelConfig
 from model.data import CANVAS_TASKS
 from model.data.cued import CUED_TASKS
+from model.data.splits import FINAL
 
 __all__ = ["AdvConfig", "TrainConfig", "load_configs", "TASKS"]
 
@@ -99,6 +100,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"train.{name} must be an integer >= 1, got {value!r}")
+        if self.task in CANVAS_TASKS and self.val_size > FINAL.start:
+            raise ValueError(f"train.val_size must be <= {FINAL.start} on a canvas task (test canvases from "
+                             f"{FINAL.start} hold the final set's items), got {self.val_size}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(f"train.steps_per_epoch must be >= 1 or null, got {self.steps_per_epoch!r}")
         if not 1 <= self.glances_min <= self.glances_max:
