@@ -18,14 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.checks import check_glances, check_image_array
 from model.inference import model_device, predict
 from model.records import Drift, SquareRun
 from model.square import SquareConfig, square_attack, square_settings
 
 from .cache import digest
 from .lab import Lab, Subject
-from .runs import MAX_DRIFT_FRAMES, image_target, perturbation_norms
+from .runs import MAX_DRIFT_FRAMES, check_run, image_target, perturbation_norms
 
 __all__ = ["SquareRun", "query_frames", "run_square", "square_key", "cached_square", "black_box",
            "square_csv", "StoppedRuns", "DEFAULT_SQUARE", "MAX_PAGE_QUERIES"]
@@ -107,15 +106,8 @@ def run_square(model: nn.Module, image: np.ndarray, label: int, glances: int, cf
     attack stops: the run so far (its best iterate, ``stopped`` set) goes to ``keep`` and the
     exception goes on.
     """
-    check_glances(glances)
-    check_image_array(image)
+    check_run(model, image, label, glances, cfg)
     num_classes = model.config.num_classes
-    if not isinstance(label, (int, np.integer)) or not 0 <= label < num_classes:
-        raise ValueError(f"label must be a class index in [0, {num_classes}), got {label!r}")
-    if cfg.target == "class" and cfg.target_class >= num_classes:  # type: ignore[operator]
-        raise ValueError(f"target_class must be in [0, {num_classes}), got {cfg.target_class}")
-    if cfg.target == "class" and cfg.target_class == label:
-        raise ValueError(f"the target class {label} is the class being attacked; choose another one")
     t0 = time.perf_counter()
     device = model_device(model)
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
