@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 
-# Before torch loads OpenMP: threads waiting for work sleep instead of spinning. On a busy machine
-# (other sessions, other jobs) spinning threads made an attack with 2 threads 10-20x slower
-# (bench/README.md, "Busy machine").
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before torch loads OpenMP: a thread waiting for work spins briefly, then sleeps. Spinning longer
+# (the default) made the glance grid's attack 5-12x slower beside other busy processes (other
+# sessions, a training run); sleeping at once (OMP_WAIT_POLICY=PASSIVE) made it 2.7x slower on a
+# quiet machine; this short spin costs nothing quiet (bench/busy_machine.md).
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 import streamlit as st  # noqa: E402
 

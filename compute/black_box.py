@@ -11,20 +11,20 @@ import io
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 from torch import nn
 
-from model.checks import check_glances, check_image_array
 from model.inference import model_device, predict
 from model.records import Drift, SquareRun
 from model.square import SquareConfig, square_attack, square_settings
 
 from .cache import digest
 from .lab import Lab, Subject
-from .runs import MAX_DRIFT_FRAMES, image_target, perturbation_norms
+from .runs import MAX_DRIFT_FRAMES, check_run, image_target, perturbation_norms
 
 __all__ = ["SquareRun", "query_frames", "run_square", "square_key", "cached_square", "black_box",
            "square_csv", "StoppedRuns", "DEFAULT_SQUARE", "MAX_PAGE_QUERIES"]
@@ -72,6 +72,29 @@ def _interrupting(progress: Callable[[float], None] | None, stopped: list[BaseEx
     return callback
 
 
+_THREADS = torch.get_num_threads()  # the process's setting, put back when no block holds one thread
+_threads_lock = threading.Lock()
+_holders = [0]
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch ops in this block on one intra-op thread. Square's queries are one-image forward
+    passes, too small to split: on the shared 2-core machine (load 9) one pass of the shipped
+    default took 5-9 ms on one thread and 36-168 ms on two, whose threads wait on each other.
+    The setting is this thread's (OpenMP) and the one threads started meanwhile begin with; the
+    last block to end puts the process's own back."""
+    with _threads_lock:
+        _holders[0] += 1
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _holders[0] -= 1
+            torch.set_num_threads(1 if _holders[0] else _THREADS)
+
+
 def run_square(model: nn.Module, image: np.ndarray, label: int, glances: int, cfg: SquareConfig,
                seed: int = 0, progress: Callable[[float], None] | None = None,
                keep: Callable[[SquareRun], None] | None = None) -> SquareRun:
@@ -83,15 +106,8 @@ def run_square(model: nn.Module, image: np.ndarray, label: int, glances: int, cf
     attack stops: the run so far (its best iterate, ``stopped`` set) goes to ``keep`` and the
     exception goes on.
     """
-    check_glances(glances)
-    check_image_array(image)
+    check_run(model, image, label, glances, cfg)
     num_classes = model.config.num_classes
-    if not isinstance(label, (int, np.integer)) or not 0 <= label < num_classes:
-        raise ValueError(f"label must be a class index in [0, {num_classes}), got {label!r}")
-    if cfg.target == "class" and cfg.target_class >= num_classes:  # type: ignore[operator]
-        raise ValueError(f"target_class must be in [0, {num_classes}), got {cfg.target_class}")
-    if cfg.target == "class" and cfg.target_class == label:
-        raise ValueError(f"the target class {label} is the class being attacked; choose another one")
     t0 = time.perf_counter()
     device = model_device(model)
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
@@ -100,8 +116,9 @@ def run_square(model: nn.Module, image: np.ndarray, label: int, glances: int, cf
     if cfg.target == "random":
         aim = torch.tensor([image_target(image, int(label), num_classes, seed)], device=device)
     stopped: list[BaseException] = []
-    result = square_attack(model, x, y, cfg, glances=glances, seed=seed, targets=aim,
-                           trace_queries=query_frames(cfg.queries), callback=_interrupting(progress, stopped))
+    with one_thread():
+        result = square_attack(model, x, y, cfg, glances=glances, seed=seed, targets=aim,
+                               trace_queries=query_frames(cfg.queries), callback=_interrupting(progress, stopped))
     used = int(result.queries[0])
     traced = sorted(q for (_, q) in result.trace if q <= used)
     frames = [result.trace[(0, q)] for q in traced]

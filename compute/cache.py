@@ -101,6 +101,16 @@ class ResultCache:
                     self._pending.pop(key, None)
             return value
 
+    def settle(self, key: Hashable, timeout: float = 10.0) -> None:
+        """Wait, at most ``timeout`` seconds, for a computation of ``key`` still running in another
+        thread. Streamlit starts a new page run as soon as the user presses Stop while the stopped
+        run is still unwinding in its own thread, handing over what it had finished: the new run
+        settles the key before it looks for that."""
+        with self._lock:
+            lock = self._pending.get(key)
+        if lock is not None and lock.acquire(timeout=timeout):
+            lock.release()
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._data)

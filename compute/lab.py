@@ -92,8 +92,11 @@ class Lab:
 
     def cached_study(self, kind: str, s: Subject, cfg: AttackConfig, seed: int,
                      counts: Sequence[int] = GLANCE_COUNTS) -> GlanceGrid | ImageRace | None:
-        """A glance grid or race already computed for these inputs, or None (nothing is run)."""
-        return self.results.get(self.study_key(kind, s, cfg, seed, counts))
+        """A glance grid or race already computed for these inputs, or None (nothing is run; one
+        being computed, or stopped and still handing over, is waited for)."""
+        key = self.study_key(kind, s, cfg, seed, counts)
+        self.results.settle(key)
+        return self.results.get(key)
 
     def domain(self, s: Subject, pixels: np.ndarray | None = None) -> DomainVerdict:
         """Whether the image is inside the model's training domain (``compute.domain``), cached."""
@@ -163,6 +166,7 @@ class Lab:
                      counts: Sequence[int] = GLANCE_COUNTS) -> GlanceGrid | None:
         """The rows of a glance grid whose attacks are cached (a stopped run keeps those), or
         None when there are none; nothing is run but the reading of the adversarial images."""
+        self.results.settle(self.study_key("grid", s, cfg, seed, counts))
         runs = [self.cached_attack(replace(s, glances=int(n)), cfg, seed) for n in counts]
         done = [r for r in runs if r is not None]
         return evaluate_grid(s.model, s.image, done, s.label, counts) if done else None
@@ -184,18 +188,29 @@ class Lab:
     def partial_race(self, s: Subject, cfg: AttackConfig, seed: int,
                      counts: Sequence[int] = GLANCE_COUNTS) -> ImageRace | None:
         """The race a stopped run had reached, or None."""
-        return self.results.get(("partial",) + self.study_key("race", s, cfg, seed, counts))
+        key = self.study_key("race", s, cfg, seed, counts)
+        self.results.settle(key)
+        return self.results.get(("partial",) + key)
 
     def batch(self, subjects: Sequence[Subject], cfg: AttackConfig, seed: int,
               progress: Callable[[float], None] | None = None) -> list[BatchRow]:
         """The attack on each subject (each cached like the page's own), one table row each."""
         if not 1 <= len(subjects) <= MAX_BATCH:
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} images, got {len(subjects)}")
-        runs = self._attack_many(subjects, cfg, seed, progress)
-        return [batch_row(s.image_name, s.image, s.box, self.clean(s), r) for s, r in zip(subjects, runs)]
+
+        def compute() -> list[BatchRow]:
+            runs = self._attack_many(subjects, cfg, seed, progress)
+            return [batch_row(s.image_name, s.image, s.box, self.clean(s), r) for s, r in zip(subjects, runs)]
+        return self.results.get_or_compute(self.batch_key(subjects, cfg, seed), compute)
+
+    @staticmethod
+    def batch_key(subjects: Sequence[Subject], cfg: AttackConfig, seed: int) -> tuple[str, str]:
+        settings = attack_settings(cfg, seed, 0)
+        return ("batch", digest([s.key for s in subjects], [s.glances for s in subjects], settings))
 
     def batch_rows(self, subjects: Sequence[Subject], cfg: AttackConfig, seed: int) -> list[BatchRow | None]:
         """The table row of each subject whose attack is cached, None for the others (nothing is run)."""
+        self.results.settle(self.batch_key(subjects, cfg, seed))
         runs = [self.cached_attack(s, cfg, seed) for s in subjects]
         return [None if r is None else batch_row(s.image_name, s.image, s.box, self.clean(s), r)
                 for s, r in zip(subjects, runs)]
@@ -236,6 +251,7 @@ class Lab:
     def cached_patch(self, s: Subject, cfg: PatchConfig, seed: int, target: int | None = None) -> PatchRun | None:
         """The finished patch for these inputs, else the one a stopped run reached, else None."""
         key = self.patch_key(s, cfg, seed, target)
+        self.results.settle(key)
         return self.results.get(key) or self.results.get(("partial",) + key)
 
     def kept(self, kind: str, key: str, compute: Callable[[], object] | None = None,

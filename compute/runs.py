@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -85,7 +86,9 @@ def read_images(model: nn.Module, images: torch.Tensor, counts: Sequence[int], c
     return out  # type: ignore[return-value]
 
 
-def _check_run(model: nn.Module, image: np.ndarray, label: int, glances: int, cfg: AttackConfig) -> None:
+def check_run(model: nn.Module, image: np.ndarray, label: int, glances: int, cfg: Any) -> None:
+    """A ValueError saying what is allowed when an attack (PGD's or Square's settings) cannot run on
+    this image: the glance count, the image array, the label and a chosen target class."""
     check_glances(glances)
     check_image_array(image)
     num_classes = model.config.num_classes
@@ -160,7 +163,7 @@ def run_attacks(model: nn.Module, images: Sequence[np.ndarray], labels: Sequence
         raise ValueError(f"need one label and one glance count per image, got {len(images)} images, "
                          f"{len(labels)} labels and {len(glances)} glance counts")
     for image, label, g in zip(images, labels, glances):
-        _check_run(model, image, label, g, cfg)
+        check_run(model, image, label, g, cfg)
     started = time.perf_counter()
     device = model_device(model)
     x = torch.from_numpy(np.ascontiguousarray(np.stack(images), dtype=np.float32)).permute(0, 3, 1, 2).to(device)

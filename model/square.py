@@ -42,8 +42,9 @@ iterate :math:`\hat x` (perturbation :math:`\delta = \hat x - x`):
 
 Random draws come from one ``torch.Generator`` seeded by ``seed``, so a CPU run is reproducible
 bit for bit. The window positions and signs are drawn per example (the reference code draws the
-L2 windows once per batch); the model is never switched between train and eval and must already
-be in eval mode.
+L2 windows once per batch, AutoAttack's and torchattacks' port every window and sign once per
+batch, and the port does not redraw a window that leaves the image unchanged); the model is
+never switched between train and eval and must already be in eval mode.
 """
 
 from __future__ import annotations

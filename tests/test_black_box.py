@@ -145,3 +145,35 @@ def test_stopped_runs_hand_a_run_to_the_page_run_that_waits_for_it(form):
     box.start("c")  # running it again forgets the stopped one
     assert box.get("c") is None
     box.end("c")
+
+
+def test_one_thread_holds_while_any_block_runs_and_then_gives_the_setting_back():
+    import threading
+
+    import torch
+
+    from compute import black_box
+    from compute.black_box import one_thread
+
+    before = torch.get_num_threads()
+    inside, release = threading.Event(), threading.Event()
+
+    def other():
+        with one_thread():
+            inside.set()
+            release.wait(5)
+
+    t = threading.Thread(target=other)
+    t.start()
+    inside.wait(5)
+    with one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 1  # the other block still runs: new threads keep one
+    release.set()
+    t.join()
+    seen = []
+    fresh = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    fresh.start()
+    fresh.join()
+    assert seen == [black_box._THREADS]  # the last block to end put the process's setting back
+    torch.set_num_threads(before)

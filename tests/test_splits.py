@@ -36,7 +36,7 @@ def test_training_never_draws_test_canvases_and_validation_stays_below_the_final
     for task in CANVAS_TASKS:
         with pytest.raises(ValueError, match="final set"):
             TrainConfig(task=task, val_size=FINAL.start + 1)
-    for path in sorted((ROOT / "configs").glob("*.json")):
+    for path in sorted((ROOT / "configs").glob("*.json")):  # the studies' configs: their own check
         train_cfg = json.loads(path.read_text()).get("train", {})
         if train_cfg.get("task", "cluttered-fashion-mnist") in CANVAS_TASKS:
             assert train_cfg.get("val_size", 500) <= FINAL.start, path

@@ -165,3 +165,27 @@ def test_a_batch_stopped_midway_keeps_the_finished_attacks(model):
     assert [r.name for r in rows] == [s.image_name for s in subjects]
     assert lab.batch_rows(subjects, cfg, seed=0) == rows
     assert [r for r in kept if r is not None] == [r for r, k in zip(rows, kept) if k is not None]
+
+
+def test_settle_waits_for_a_computation_still_running_in_another_thread():
+    """A stopped page run hands over what it finished while the next run has already started: the
+    next run settles the key first, so it sees what was kept."""
+    cache = ResultCache(8)
+    started = threading.Event()
+
+    def slow() -> int:
+        started.set()
+        time.sleep(0.3)
+        cache.put("kept", 1)  # what a stopped run keeps while it unwinds
+        raise RuntimeError("stopped")
+
+    worker = threading.Thread(target=lambda: pytest.raises(RuntimeError, cache.get_or_compute, "work", slow))
+    worker.start()
+    started.wait(5)
+    assert cache.get("kept") is None
+    cache.settle("work", timeout=5)
+    assert cache.get("kept") == 1
+    worker.join()
+    t = time.perf_counter()
+    cache.settle("nothing pending")
+    assert time.perf_counter() - t < 0.05

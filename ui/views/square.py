@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -92,12 +93,13 @@ def session_token(key: tuple[str, str]) -> tuple[str, str, str]:
     return (st.session_state.setdefault("_bb_session", uuid.uuid4().hex), *key)
 
 
-def run_now(subject: Subject, cfg: SquareConfig, seed: int) -> None:
-    """Run the attack under a progress bar with a Stop button. Pressing Stop (or any control)
-    stops this page run inside a progress update; the run so far is kept in ``stopped_runs``,
-    written from this thread without Streamlit calls (which raise again once stopped)."""
+def run_now(subject: Subject, cfg: SquareConfig, seed: int, slot: Any) -> SquareRun | None:
+    """Run the attack under a progress bar, with a Stop button in ``slot`` (where Run was) while
+    it runs. Pressing Stop (or any control) stops this page run inside a progress update; the
+    run so far is kept in ``stopped_runs``, written from this thread without Streamlit calls
+    (which raise again once stopped). A finished run is drawn in this same page run."""
     token = session_token(square_key(subject, cfg, seed))
-    st.button(STOP, key="stop_square", help="Stops the attack and keeps its best iterate so far.")
+    slot.button(STOP, key="stop_square", help="Stops the attack and keeps its best iterate so far.")
     kept = stopped_runs()
     kept.start(token)
     try:
@@ -105,8 +107,8 @@ def run_now(subject: Subject, cfg: SquareConfig, seed: int) -> None:
                       lambda p: black_box(lab(), subject, cfg, seed, p, lambda r: kept.keep(token, r)))
     finally:
         kept.end(token)
-    if run is not None:
-        st.rerun()
+    slot.empty()
+    return run
 
 
 def beside_pgd(scene: Scene, cfg: SquareConfig, run: SquareRun) -> str | None:
@@ -117,8 +119,8 @@ def beside_pgd(scene: Scene, cfg: SquareConfig, run: SquareRun) -> str | None:
         return None
     both = {(True, True): "both reach their goal", (False, False): "neither reaches its goal",
             (True, False): "PGD reaches its goal and Square does not",
-            (False, True): "Square reaches its goal and PGD does not: the gradients mislead PGD on this image "
-                           "(gradient masking), and PGD's robustness here is not real"}
+            (False, True): "Square reaches its goal and PGD does not: on this image the gradients lead PGD "
+                           "astray (what gradient masking looks like), so PGD's miss here proves no robustness"}
     return (f"Beside the sidebar's PGD-{pgd.config.steps} at the same budget and target: "
             f"{both[(pgd.success, run.success)]}.")
 
@@ -169,9 +171,9 @@ def render(scene: Scene) -> None:
     if run is None:
         # stopped just now, this run may start before the stopped one has handed its result over
         run = stopped_runs().get(session_token(square_key(subject, cfg, seed)), wait=STOP_WAIT_S)
-        if st.button(f"Run Square Attack ({cfg.queries:,} queries)", key="run_square", type="primary"):
-            run_now(subject, cfg, seed)
-            return
+        slot = st.empty()
+        if slot.button(f"Run Square Attack ({cfg.queries:,} queries)", key="run_square", type="primary"):
+            run = run_now(subject, cfg, seed, slot)
         if run is None:
             st.caption("A score-based attack: if it succeeds where PGD fails at the same budget, PGD's gradients "
                        "mislead it (gradient masking). Results are cached like the page's attack.")
