@@ -105,3 +105,19 @@ def leave_at(share: float):
         if fraction >= share:
             raise Left
     return progress
+
+
+@pytest.fixture(scope="module")
+def form():
+    """The shipped default checkpoint as the app opens it (its inference form)."""
+    from compute.catalog import open_checkpoint
+    from model.checkpoint import DEFAULT_CHECKPOINT
+    return open_checkpoint(DEFAULT_CHECKPOINT)
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    """The shipped default pair's pooling baseline, as the app opens it."""
+    from compute.catalog import open_checkpoint
+    from model.checkpoint import DEFAULT_CHECKPOINT
+    return open_checkpoint(DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors")

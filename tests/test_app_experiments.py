@@ -15,7 +15,6 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from compute.catalog import open_checkpoint
 from compute.images import load_samples
 from compute.runs import DEFAULT_ATTACK, run_attack, run_attacks
 from compute.studies import GLANCE_COUNTS, image_race, race_beside
@@ -29,16 +28,6 @@ from .conftest import run_attack as click_attack
 ASSETS = DEFAULT_CHECKPOINT.parent
 
 CFG = DEFAULT_ATTACK  # the page's default attack
-
-
-@pytest.fixture(scope="module")
-def form():
-    return open_checkpoint(DEFAULT_CHECKPOINT)
-
-
-@pytest.fixture(scope="module")
-def baseline():
-    return open_checkpoint(DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors")
 
 
 def page(**params: str) -> AppTest:

@@ -9,50 +9,21 @@ import io
 
 import numpy as np
 import pytest
-import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from compute.black_box import run_square
-from compute.catalog import open_checkpoint
 from compute.images import load_samples
-from model.checkpoint import DEFAULT_CHECKPOINT
 from model.square import SquareConfig
 
-from .conftest import APP, figure, open_tab
+from .conftest import figure, linked_page, open_tab
 from .conftest import run_attack as click_attack
 
 TAB = "Black-box attack"
 
 
-@pytest.fixture(scope="module")
-def form():
-    return open_checkpoint(DEFAULT_CHECKPOINT)
-
-
-@pytest.fixture
-def downloads(monkeypatch):
-    """The bytes handed to each download button, by key (AppTest keeps only a URL)."""
-    from streamlit.delta_generator import DeltaGenerator
-    seen: dict[str, bytes] = {}
-    real = DeltaGenerator.download_button
-
-    def record(self, label, data, *args, **kwargs):
-        seen[kwargs.get("key")] = data() if callable(data) else data
-        return real(self, label, data, *args, **kwargs)
-
-    monkeypatch.setattr(DeltaGenerator, "download_button", record)
-    monkeypatch.setattr(st, "download_button", lambda *a, **k: record(st._main, *a, **k))
-    return seen
-
-
 def page(**params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return linked_page(120, **params)
 
 
 def metric(at: AppTest, label: str) -> str:

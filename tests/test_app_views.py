@@ -14,34 +14,17 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from compute.belief import belief_path
-from compute.catalog import open_checkpoint
 from compute.images import load_samples
 from compute.runs import DEFAULT_ATTACK, run_attack
 from compute.sweep import strength_sweep
-from model.checkpoint import DEFAULT_CHECKPOINT
 
-from .conftest import APP, figure, open_tab
+from .conftest import figure, linked_page, open_tab
 
 CFG = replace(DEFAULT_ATTACK, steps=4)  # the page's attack, shorter (steps=4 in the links below)
 
 
-@pytest.fixture(scope="module")
-def form():
-    return open_checkpoint(DEFAULT_CHECKPOINT)
-
-
-@pytest.fixture(scope="module")
-def baseline():
-    return open_checkpoint(DEFAULT_CHECKPOINT.parent / "baseline_default.safetensors")
-
-
 def page(**params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=300)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return linked_page(300, **params)
 
 
 def lines(spec: dict, axis: str) -> dict[str, list[float]]:
