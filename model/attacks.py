@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["AttackConfig", "AttackResult", "pgd", "random_targets", "attack_settings", "MAX_STEPS", "MAX_RESTARTS"]
+__all__ = ["AttackConfig", "AttackResult", "pgd", "random_targets", "attack_targets", "attack_settings", "MAX_STEPS",
+           "MAX_RESTARTS"]
 
 MAX_STEPS = 1000
 MAX_RESTARTS = 20
@@ -105,6 +107,26 @@ def random_targets(labels: torch.Tensor, num_classes: int, generator: torch.Gene
     offset = torch.randint(1, num_classes, labels.shape, generator=generator,
                            device=labels.device if generator is None else generator.device)
     return (labels + offset.to(labels.device)) % num_classes
+
+
+def attack_targets(cfg: Any, labels: torch.Tensor, targets: torch.Tensor | None, gen: torch.Generator,
+                   model: nn.Module, classes: Callable[[], int]) -> torch.Tensor:
+    """The class each example is aimed at under ``cfg.target`` (any attack's settings with
+    ``target`` and ``target_class``): ``targets`` when given, the label untargeted, the chosen
+    class, or a random wrong class from ``gen``. ``classes()`` counts the classes of a model
+    without our config, and is called only when needed."""
+    if targets is not None:
+        return targets.to(labels.device)
+    if cfg.target == "untargeted":
+        return labels
+    num_classes = getattr(getattr(model, "config", None), "num_classes", None)
+    if num_classes is None:
+        num_classes = classes()
+    if cfg.target == "class":
+        if cfg.target_class >= num_classes:
+            raise ValueError(f"target_class must be < {num_classes}, got {cfg.target_class}")
+        return torch.full_like(labels, cfg.target_class)
+    return random_targets(labels, num_classes, gen).to(labels.device)
 
 
 def _project(delta: torch.Tensor, x: torch.Tensor, cfg: AttackConfig) -> torch.Tensor:
@@ -218,21 +240,12 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
         raise ValueError(f"example_seeds needs one seed per image: {len(example_seeds)} for {x.shape[0]} images")
     starts = [gen] if example_seeds is None else [
         torch.Generator(device=x.device).manual_seed(int(s)) for s in example_seeds]
-    num_classes = getattr(getattr(model, "config", None), "num_classes", None)
-    if num_classes is None:  # a model without our config: ask it
+    def classes() -> int:  # a model without our config is asked
         with torch.no_grad():
             probe = int(glances.max()) if isinstance(glances, torch.Tensor) else glances
-            num_classes = model(x[:1], glances=probe).logits.shape[1]
-    if targets is not None:
-        aim = targets.to(x.device)
-    elif cfg.target == "untargeted":
-        aim = labels
-    elif cfg.target == "class":
-        if cfg.target_class >= num_classes:  # type: ignore[operator]
-            raise ValueError(f"target_class must be < {num_classes}, got {cfg.target_class}")
-        aim = torch.full_like(labels, cfg.target_class)  # type: ignore[arg-type]
-    else:
-        aim = random_targets(labels, num_classes, gen).to(x.device)
+            return model(x[:1], glances=probe).logits.shape[1]
+
+    aim = attack_targets(cfg, labels, targets, gen, model, classes)
 
     lo, hi = (x - cfg.eps).clamp_min(0.0), (x + cfg.eps).clamp_max(1.0)  # the L-inf box
     best = x.clone()

@@ -57,7 +57,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attacks import AttackResult, random_targets
+from .attacks import AttackResult, attack_targets
 
 __all__ = ["SquareConfig", "SquareResult", "square_attack", "square_side", "square_fraction", "square_settings",
            "MAX_QUERIES"]
@@ -295,19 +295,7 @@ def square_attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
     def forward(batch: torch.Tensor) -> torch.Tensor:
         return model(batch, glances=glances).logits  # (B, C)
 
-    num_classes = getattr(getattr(model, "config", None), "num_classes", None)
-    if num_classes is None and targets is None and cfg.targeted:  # a model without our config: ask it
-        num_classes = forward(x[:1]).shape[1]
-    if targets is not None:
-        aim = targets.to(x.device)
-    elif cfg.target == "untargeted":
-        aim = labels
-    elif cfg.target == "class":
-        if cfg.target_class >= num_classes:  # type: ignore[operator]
-            raise ValueError(f"target_class must be < {num_classes}, got {cfg.target_class}")
-        aim = torch.full_like(labels, cfg.target_class)  # type: ignore[arg-type]
-    else:
-        aim = random_targets(labels, num_classes, gen).to(x.device)
+    aim = attack_targets(cfg, labels, targets, gen, model, lambda: forward(x[:1]).shape[1])
 
     wanted = {int(q) for q in trace_queries}
     trace: dict[tuple[int, int], torch.Tensor] = {}
