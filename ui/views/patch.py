@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from compute.cache import digest
 from compute.patch import patch_csv, patch_readout
 from model.patch import PatchConfig
 from ui.resources import lab
@@ -86,7 +87,11 @@ def render(scene: Scene) -> None:
                 f"was {names[run.clean.label]} ({run.clean.probs.max():.0%}).")
     sheet = patch_panels(subject.image, run, names, scene.display, subject.box, has_attention)
     st.image(sheet, caption="Last glance's attention; green: the item's box, magenta: the patch.")
-    readout = patch_readout(model, run, subject.box, subject.image)
+    # a model without attention reads its shares off Saliency maps (two backward passes): kept, so
+    # a display-only change does not recompute them
+    key = digest(lab().patch_key(subject, cfg, scene.seed, target), run.steps)
+    readout = lab().kept("patch-shares", key, lambda: patch_readout(model, run, subject.box, subject.image),
+                         gated=False)
     st.plotly_chart(patch_figure(readout, has_attention), key="patch_chart")
     if not has_attention:
         st.caption("This model has no attention: the shares are of its Saliency map (|gradient| of the "
