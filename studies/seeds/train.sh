@@ -5,7 +5,8 @@
 # The local family (prefix l: the 23 px receptive field of studies/receptive_field) the same way.
 # Seed s trains its clean stage with train.seed=100*s and its PGD stage with 100*s+1: seed 0 is the
 # ablation's own run (seeds 0 and 1). Two runs at a time, one torch thread each, 12-13 min per model.
-#   bash studies/seeds/train.sh            # runs/seeds/{g1,g8,base}_s{0,1,2}_{clean,pgd}
+#   bash studies/seeds/train.sh            # runs/seeds/{g1,g8,base}_s{0,1,2}_{clean,pgd}, and each last
+#                                          # stage as studies/seeds/checkpoints/{g1,g8,base}_s{0,1,2}.safetensors
 #   bash studies/seeds/train.sh lg1_s0 lg8_s0 lbase_s0   # the local family
 #   JOBS=1 bash studies/seeds/train.sh g8_s2
 set -euo pipefail
@@ -29,6 +30,8 @@ one() {  # one model of one seed: clean stage, then PGD stage from it
     $PY -m programs.train --config studies/ablation/configs/narrow_pgd.json "${args[@]}" \
         --set "train.seed=$((100 * s + 1))" --set "train.init_from=$RUNS/${name}_clean/model.safetensors" \
         --out "$RUNS/${name}_pgd" --threads 1 --no-progress
+  mkdir -p studies/seeds/checkpoints  # the study's checkpoints are kept: run.sh reads these
+  cp "$RUNS/${name}_pgd/model.safetensors" "studies/seeds/checkpoints/$name.safetensors"
 }
 export -f one; export PY RUNS
 names=("$@")

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The seeds study's evaluations on the final canvases, for one family (RULE.md): clean accuracy on
+# 2,000 canvases and PGD-50 towards random targets at 16/255 on 500, every seed of every model on
+# the same canvases and attack seeds, each S3TA at its trained count; then the table. One thread.
+#   bash studies/seeds/run.sh narrow        # studies/seeds/results/narrow_*, studies/seeds/narrow.md
+#   bash studies/seeds/run.sh local
+# The family's step curve (seed 0; RULE.md 5):
+#   CURVE=1 bash studies/seeds/run.sh narrow
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-.venv/bin/python}
+family=${1:?narrow or local}
+case $family in narrow) p="" ;; local) p=l ;; *) echo "narrow or local" >&2; exit 2 ;; esac
+C=studies/seeds/checkpoints
+OUT=studies/seeds/results
+E="$PY -m programs.evaluate"
+F="--canvases final --threads 1"
+mkdir -p $OUT
+ck() { for s in 0 1 2; do echo "$C/${p}$1_s$s.safetensors"; done; }
+count() { case $1 in g8) echo 8 ;; *) echo 1 ;; esac; }
+if [ -n "${CURVE:-}" ]; then
+  for k in g1 g8 base; do
+    $E curve --checkpoints "$C/${p}${k}_s0.safetensors" --glances "$(count $k)" --eps 16 --steps 10 50 200 1000 \
+        --apgdt-steps 100 --apgdt-targets 9 --n 500 $F --out "$OUT/curve_${family}_${k}_s0"
+  done
+  exit
+fi
+for k in g1 g8 base; do
+  $E curve --checkpoints $(ck $k) --glances "$(count $k)" --eps 16 --steps 50 --apgdt-steps 0 --n 500 $F \
+      --out "$OUT/${family}_$k"
+done
+for ab in "g1 g8" "base g1" "base g8"; do
+  set -- $ab
+  $E compare --a $(ck $1) --b $(ck $2) --eps 0 --steps 0 --n 2000 $F --json "$OUT/${family}_clean_$1_$2.json"
+done
+$PY -m studies.seeds.table $OUT "$family" > "studies/seeds/$family.md"
