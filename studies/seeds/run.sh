@@ -21,7 +21,7 @@ count() { case $1 in g8) echo 8 ;; *) echo 1 ;; esac; }
 if [ -n "${CURVE:-}" ]; then
   for k in g1 g8 base; do
     $E curve --checkpoints "$C/${p}${k}_s0.safetensors" --glances "$(count $k)" --eps 16 --steps 10 50 200 1000 \
-        --apgdt-steps 100 --apgdt-targets 9 --n 500 $F --out "$OUT/curve_${family}_${k}_s0"
+        --apgdt-steps 100 --apgdt-targets 9 --n 200 $F --out "$OUT/curve_${family}_${k}_s0"
   done
   exit
 fi
