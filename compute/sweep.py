@@ -21,10 +21,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from model.attacks import AttackConfig, AttackResult
+from model.attacks import AttackConfig, AttackResult, pgd
 from model.checks import check_glances, check_image_array
 from model.inference import model_device
 from model.metrics import mean_box_mass
@@ -73,23 +72,14 @@ def sweep_target(cfg: AttackConfig, image: np.ndarray, label: int, num_classes: 
     return int(label)
 
 
-def _loss(model: nn.Module, x: torch.Tensor, aim: torch.Tensor, targeted: bool,
-          glances: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(per-copy loss, success) at ``x``, as ``model.attacks`` scores an iterate."""
-    logits = model(x, glances=glances).logits  # (E, C)
-    loss = F.cross_entropy(logits, aim, reduction="none")  # (E,)
-    pred = logits.argmax(dim=1)
-    return loss, (pred == aim if targeted else pred != aim)
-
-
 def budget_pgd(model: nn.Module, image: torch.Tensor, label: int, target: int, cfg: AttackConfig,
                budgets: Sequence[float], *, glances: int, seed: int = 0,
                callback: Callable[[int, int], None] | None = None) -> AttackResult:
     """L-inf PGD on (1, 3, H, W) ``image`` in [0, 1], one copy per budget in ``budgets`` (pixel
     units), each within its own ball; ``cfg`` gives the steps, step size, restarts, random start,
     early stop and whether ``target`` is aimed at (else ``label`` is moved away from). The rules of
-    ``model.attacks.pgd`` with ``select="best"``: per copy, the first successful iterate or the
-    strongest one. A zero budget cannot move: its copy is the image itself and costs nothing."""
+    ``model.attacks.pgd`` with ``select="best"`` (it runs the copies, each seeded as alone). A zero
+    budget cannot move: its copy is the image itself and costs nothing."""
     if model.training:
         raise ValueError("attack the model in eval mode (BatchNorm in inference mode)")
     if cfg.norm != "linf" or cfg.select != "best":
@@ -101,63 +91,17 @@ def budget_pgd(model: nn.Module, image: torch.Tensor, label: int, target: int, c
         raise ValueError(f"budgets must be 1 or more values in [0, 1] (pixel units), got {list(budgets)}")
     e = len(budgets)
     x = image.detach().expand(e, -1, -1, -1).contiguous()  # (E, 3, H, W)
-    eps = x.new_tensor([float(b) for b in budgets]).view(e, 1, 1, 1)
-    alpha = x.new_tensor([cfg.step_size if cfg.step_size is not None else max(1 / 255, float(b) / max(cfg.steps, 1))
-                          for b in budgets]).view(e, 1, 1, 1)
-    sign = -1.0 if cfg.targeted else 1.0
     aim = torch.full((e,), int(target if cfg.targeted else label), dtype=torch.long, device=x.device)
-    gen = torch.Generator(device=x.device)
-    gen.manual_seed(int(seed))
-    lo, hi = (x - eps).clamp_min(0.0), (x + eps).clamp_max(1.0)  # each copy's box
-    best = x.clone()
-    best_loss = torch.full((e,), float("inf") if cfg.targeted else -float("inf"), device=x.device)
-    done = torch.zeros(e, dtype=torch.bool, device=x.device)
-    movable = eps.view(e) > 0
-    total = cfg.steps * cfg.restarts
-    for restart in range(cfg.restarts):
-        if cfg.random_start:  # one direction for every copy, scaled to its budget
-            unit = torch.rand(image.shape, generator=gen, device=gen.device) * 2 - 1  # (1, 3, H, W)
-            delta = (unit.to(x.device, x.dtype) * eps).clamp(-eps, eps)
-            delta = (x + delta).clamp(0.0, 1.0) - x
-        else:
-            delta = torch.zeros_like(x)
-        adv = (x + delta).detach()
-        active = ~done & movable
-        for step in range(cfg.steps + 1):
-            idx = active.nonzero().squeeze(1)
-            if idx.numel() == 0:
-                break
-            everyone = idx.numel() == e
-            last = step == cfg.steps
-            xa = (adv if everyone else adv[idx]).detach().requires_grad_(not last)
-            with torch.set_grad_enabled(not last):
-                loss, success = _loss(model, xa, aim[idx], cfg.targeted, glances)
-            improved = loss < best_loss[idx] if cfg.targeted else loss > best_loss[idx]
-            better = (success | improved) & ~done[idx]
-            keep = idx[better]
-            best[keep] = xa.detach()[better]
-            best_loss[keep] = loss.detach()[better]
-            done[idx[success]] = True
-            if last:
-                break
-            if cfg.early_stop:
-                active[idx[success]] = False
-            grad, = torch.autograd.grad(loss.sum(), xa)
-            a = alpha if everyone else alpha[idx]
-            new = xa.detach() + sign * a * grad.sign()
-            new = torch.maximum(torch.minimum(new, hi if everyone else hi[idx]), lo if everyone else lo[idx])
-            moving = active[idx]
-            if everyone and bool(moving.all()):
-                adv = new
-            else:
-                adv[idx[moving]] = new[moving]
-            if callback is not None:
-                callback(restart * cfg.steps + step + 1, total)
-        if bool(done[movable].all()):
-            break
-    if callback is not None:
-        callback(total, total)
-    return AttackResult(best.detach(), done.clone(), aim)
+    images, success = x.clone(), torch.zeros(e, dtype=torch.bool, device=x.device)
+    movable = [i for i, b in enumerate(budgets) if b > 0]
+    if movable:
+        result = pgd(model, x[movable], torch.full((len(movable),), int(label), device=x.device), cfg,
+                     glances=glances, targets=aim[movable] if cfg.targeted else None,
+                     example_seeds=[int(seed)] * len(movable), eps=[budgets[i] for i in movable], callback=callback)
+        images[movable], success[movable] = result.images, result.success
+    elif callback is not None:
+        callback(cfg.steps * cfg.restarts, cfg.steps * cfg.restarts)
+    return AttackResult(images, success, aim)
 
 
 def strength_sweep(model: nn.Module, name: str, image: np.ndarray, label: int, cfg: AttackConfig,

@@ -129,37 +129,45 @@ def attack_targets(cfg: Any, labels: torch.Tensor, targets: torch.Tensor | None,
     return random_targets(labels, num_classes, gen).to(labels.device)
 
 
-def _project(delta: torch.Tensor, x: torch.Tensor, cfg: AttackConfig) -> torch.Tensor:
+def _project(delta: torch.Tensor, x: torch.Tensor, cfg: AttackConfig, eps: torch.Tensor | None = None
+             ) -> torch.Tensor:
+    """``delta`` back into the ball (``eps``: per-image L-inf radii (B, 1, 1, 1), else cfg.eps)
+    and the image into [0, 1]."""
     if cfg.norm == "linf":
-        delta = delta.clamp(-cfg.eps, cfg.eps)
+        delta = delta.clamp(-cfg.eps, cfg.eps) if eps is None else torch.maximum(torch.minimum(delta, eps), -eps)
     else:
         norms = delta.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
         delta = delta * (cfg.eps / norms).clamp(max=1.0)
     return (x + delta).clamp(0.0, 1.0) - x
 
 
-def _random_start(x: torch.Tensor, cfg: AttackConfig, gens: Sequence[torch.Generator]) -> torch.Tensor:
+def _random_start(x: torch.Tensor, cfg: AttackConfig, gens: Sequence[torch.Generator],
+                  eps: torch.Tensor | None = None) -> torch.Tensor:
     """One draw for the whole batch from one generator, or one draw per example from its own."""
     if len(gens) == 1:
-        return _random_start_from(x, cfg, gens[0])
-    return torch.cat([_random_start_from(x[i:i + 1], cfg, g) for i, g in enumerate(gens)])
+        return _random_start_from(x, cfg, gens[0], eps)
+    return torch.cat([_random_start_from(x[i:i + 1], cfg, g, None if eps is None else eps[i:i + 1])
+                      for i, g in enumerate(gens)])
 
 
-def _random_start_from(x: torch.Tensor, cfg: AttackConfig, gen: torch.Generator) -> torch.Tensor:
+def _random_start_from(x: torch.Tensor, cfg: AttackConfig, gen: torch.Generator,
+                       eps: torch.Tensor | None = None) -> torch.Tensor:
     if cfg.norm == "linf":
-        delta = (torch.rand(x.shape, generator=gen, device=gen.device) * 2 - 1) * cfg.eps
+        unit = torch.rand(x.shape, generator=gen, device=gen.device) * 2 - 1
+        delta = unit * (cfg.eps if eps is None else eps.to(unit.device))
     else:
         direction = torch.randn(x.shape, generator=gen, device=gen.device)
         direction = direction / direction.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
         radius = torch.rand(x.shape[0], generator=gen, device=gen.device) ** (1.0 / x[0].numel())
         delta = direction * (radius * cfg.eps).view(-1, 1, 1, 1)
-    return _project(delta.to(x.device, x.dtype), x, cfg)
+    return _project(delta.to(x.device, x.dtype), x, cfg, eps)
 
 
-def _step(grad: torch.Tensor, cfg: AttackConfig) -> torch.Tensor:
+def _step(grad: torch.Tensor, cfg: AttackConfig, alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """The ascent (descent, targeted) step; ``alpha`` per-image L-inf step sizes (B, 1, 1, 1)."""
     sign = -1.0 if cfg.targeted else 1.0
     if cfg.norm == "linf":
-        return sign * cfg.alpha * grad.sign()
+        return sign * (cfg.alpha if alpha is None else alpha) * grad.sign()
     norms = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
     return sign * cfg.alpha * grad / norms
 
@@ -201,7 +209,8 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
         glances: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = 0,
         targets: torch.Tensor | None = None, trace_steps: Sequence[int] = (),
         callback: Callable[[int, int], None] | None = None, example_seeds: Sequence[int] | None = None,
-        keep: Callable[[AttackResult], None] | None = None, best_at: Sequence[int] = ()) -> AttackResult:
+        keep: Callable[[AttackResult], None] | None = None, best_at: Sequence[int] = (),
+        eps: Sequence[float] | torch.Tensor | None = None) -> AttackResult:
     """Attack ``model`` (unrolled for ``glances``: one count, or one per image) on images
     (B, 3, H, W) in [0, 1].
 
@@ -218,7 +227,10 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     restart, ``select="best"``) keeps, for each step count k given, the result PGD-k would
     return: the run's first k steps are PGD-k's when the step size is the same (an explicit
     ``step_size``, or the default one where max(1/255, eps/k) is 1/255 for each k), so one long
-    run reads a curve of robust accuracy over attack steps.
+    run reads a curve of robust accuracy over attack steps. ``eps`` (L-inf only) gives each image
+    its own budget in pixel units instead of ``cfg.eps``, with its own step (``cfg.step_size``, or
+    max(1/255, eps_i/steps)): image i is attacked as it would be alone with ``eps=eps_i``, so one
+    batch sweeps an image over budgets.
     """
     if model.training:
         raise ValueError("attack the model in eval mode (BatchNorm in inference mode): call "
@@ -247,7 +259,9 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
 
     aim = attack_targets(cfg, labels, targets, gen, model, classes)
 
-    lo, hi = (x - cfg.eps).clamp_min(0.0), (x + cfg.eps).clamp_max(1.0)  # the L-inf box
+    radius, alpha = _budgets(cfg, eps, x)
+    ball = cfg.eps if radius is None else radius
+    lo, hi = (x - ball).clamp_min(0.0), (x + ball).clamp_max(1.0)  # the L-inf box
     best = x.clone()
     best_loss = torch.full((x.shape[0],), float("inf") if cfg.targeted else -float("inf"),
                            device=x.device)
@@ -259,7 +273,7 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     total = cfg.steps * cfg.restarts
     try:
         _pgd_loop(model, x, aim, cfg, glances, starts, lo, hi, best, best_loss, done, moved, trace, wanted, callback,
-                  kept)
+                  kept, radius, alpha)
     except BaseException:
         if keep is not None:
             keep(AttackResult(best.detach(), done.clone(), aim, trace, moved, done.clone()))
@@ -272,18 +286,36 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Attac
     return AttackResult(best.detach(), done.clone(), aim, trace, moved, torch.ones_like(done), kept)
 
 
+def _budgets(cfg: AttackConfig, eps: Sequence[float] | torch.Tensor | None, x: torch.Tensor
+             ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Per-image L-inf radii and step sizes (B, 1, 1, 1) from ``eps``, or (None, None)."""
+    if eps is None:
+        return None, None
+    values = [float(e) for e in (eps.tolist() if isinstance(eps, torch.Tensor) else eps)]
+    if cfg.norm != "linf":
+        raise ValueError(f"per-image budgets are L-inf radii; this attack is {cfg.norm}")
+    if len(values) != x.shape[0] or any(not 0 <= e <= 1 for e in values):
+        raise ValueError(f"eps needs one budget in [0, 1] (pixel units) per image: got {values} for "
+                         f"{x.shape[0]} images")
+    radius = torch.tensor(values, dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
+    steps = [cfg.step_size if cfg.step_size is not None else max(1 / 255, e / max(cfg.steps, 1)) for e in values]
+    return radius, torch.tensor(steps, dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
+
+
 def _pgd_loop(model: nn.Module, x: torch.Tensor, aim: torch.Tensor, cfg: AttackConfig,
               glances: int | torch.Tensor | None, starts: Sequence[torch.Generator], lo: torch.Tensor,
               hi: torch.Tensor, best: torch.Tensor, best_loss: torch.Tensor, done: torch.Tensor,
               moved: torch.Tensor, trace: dict[tuple[int, int], torch.Tensor], wanted: set[int],
               callback: Callable[[int, int], None] | None,
-              kept: dict[int, tuple[torch.Tensor, torch.Tensor] | None]) -> None:
+              kept: dict[int, tuple[torch.Tensor, torch.Tensor] | None],
+              radius: torch.Tensor | None, alpha: torch.Tensor | None) -> None:
     """The restarts and steps of ``pgd``, updating ``best``, ``best_loss``, ``done``, ``moved``,
     ``trace`` and ``kept`` (the result so far at each of its step counts) in place (so an
-    interrupted run leaves what it had done there)."""
+    interrupted run leaves what it had done there). ``radius`` and ``alpha``: per-image L-inf
+    budgets and steps (B, 1, 1, 1), or None for the config's."""
     total = cfg.steps * cfg.restarts
     for restart in range(cfg.restarts):
-        delta = _random_start(x, cfg, starts) if cfg.random_start else torch.zeros_like(x)
+        delta = _random_start(x, cfg, starts, radius) if cfg.random_start else torch.zeros_like(x)
         adv = (x + delta).detach()
         active = ~done  # examples this restart still works on
         for step in range(cfg.steps + 1):
@@ -318,7 +350,7 @@ def _pgd_loop(model: nn.Module, x: torch.Tensor, aim: torch.Tensor, cfg: AttackC
                 if restart == 0:
                     moved[idx[success].cpu()] = step
             grad, = torch.autograd.grad(loss.sum(), xa)
-            new = xa.detach() + _step(grad, cfg)
+            new = xa.detach() + _step(grad, cfg, None if alpha is None else alpha if everyone else alpha[idx])
             if cfg.norm == "linf":  # one clamp onto the ball intersected with [0, 1]
                 new = torch.maximum(torch.minimum(new, hi if everyone else hi[idx]), lo if everyone else lo[idx])
             else:

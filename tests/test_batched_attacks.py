@@ -57,6 +57,25 @@ def test_each_image_starts_where_it_would_start_alone(model, samples):
     assert not torch.equal(shared[1:2] - batch(images[1:2]), together[1:2] - batch(images[1:2]))
 
 
+def test_each_image_is_attacked_within_its_own_budget_as_it_would_be_alone(model, samples):
+    cfg = AttackConfig(eps=8 / 255, steps=3, target="class", target_class=3, early_stop=False)
+    images = [samples[0].image, samples[1].image, samples[0].image]
+    labels = torch.tensor([samples[0].label, samples[1].label, samples[0].label])
+    budgets = [2 / 255, 16 / 255, 32 / 255]
+    together = pgd(model, batch(images), labels, cfg, glances=2, example_seeds=[7, 7, 7], eps=budgets).images
+    for i, b in enumerate(budgets):
+        alone = pgd(model, batch(images[i:i + 1]), labels[i:i + 1], replace(cfg, eps=b), glances=2, seed=7).images
+        assert (together[i:i + 1] - batch(images[i:i + 1])).abs().max() <= b + 1e-6
+        assert np.mean(np.abs((together[i:i + 1] - alone).numpy()) > 1e-6) < 0.01  # a float's last bit at most
+
+
+@pytest.mark.parametrize(("norm", "budgets", "match"), [("l2", [0.5], "L-inf"), ("linf", [0.1, 0.2], "per image"),
+                                                        ("linf", [1.5], "per image")])
+def test_per_image_budgets_are_l_inf_radii_one_per_image(model, samples, norm, budgets, match):
+    with pytest.raises(ValueError, match=match):
+        pgd(model, batch([samples[0].image]), torch.tensor([0]), AttackConfig(norm=norm, eps=0.5, steps=1), eps=budgets)
+
+
 @pytest.mark.slow
 def test_a_batch_attacks_each_image_as_alone(model, samples):
     cfg = AttackConfig(eps=16 / 255, steps=10, step_size=2 / 255, target="random")
