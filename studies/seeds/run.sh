@@ -4,6 +4,7 @@
 # the same canvases and attack seeds, each S3TA at its trained count; then the table. One thread.
 #   bash studies/seeds/run.sh narrow        # studies/seeds/results/narrow_*, studies/seeds/narrow.md
 #   bash studies/seeds/run.sh local
+#   SEEDS="0 1" bash studies/seeds/run.sh narrow    # only the attacked reads of these seeds' models
 # The family's step curve (seed 0; RULE.md 5):
 #   CURVE=1 bash studies/seeds/run.sh narrow
 set -euo pipefail
@@ -25,10 +26,14 @@ if [ -n "${CURVE:-}" ]; then
   done
   exit
 fi
-for k in g1 g8 base; do
-  $E curve --checkpoints $(ck $k) --glances "$(count $k)" --eps 16 --steps 50 --apgdt-steps 0 --n 500 $F \
-      --out "$OUT/${family}_$k"
+for s in ${SEEDS:-0 1 2}; do  # one model at a time, so a model is read as soon as it is trained
+  for k in g1 g8 base; do
+    [ -f "$OUT/${family}_${k}_s$s/results.json" ] ||
+      $E curve --checkpoints "$C/${p}${k}_s$s.safetensors" --glances "$(count $k)" --eps 16 --steps 50 \
+          --apgdt-steps 0 --n 500 $F --out "$OUT/${family}_${k}_s$s"
+  done
 done
+[ -z "${SEEDS:-}" ] || exit 0  # the clean comparisons and the table need every seed
 for ab in "g1 g8" "base g1" "base g8"; do
   set -- $ab
   $E compare --a $(ck $1) --b $(ck $2) --eps 0 --steps 0 --n 2000 $F --json "$OUT/${family}_clean_$1_$2.json"

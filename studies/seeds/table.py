@@ -5,7 +5,7 @@
     python -m studies.seeds.table studies/seeds/results narrow > studies/seeds/narrow.md
 
 Inputs in the results folder, for a family whose checkpoints are named ``{prefix}{kind}_s{seed}``:
-``{family}_{kind}/results.json`` (``s3ta-evaluate curve`` over the kind's seeds: per-canvas
+``{family}_{kind}_s{seed}/results.json`` (``s3ta-evaluate curve`` of one model: per-canvas
 outcomes under attack) and ``{family}_clean_{a}_{b}.json`` (``s3ta-evaluate compare`` with
 ``--eps 0 --steps 0``: the clean comparison per seed).
 """
