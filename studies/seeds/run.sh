@@ -26,7 +26,9 @@ if [ -n "${CURVE:-}" ]; then
     have $k 0 || { echo "not trained: ${p}${k}_s0 (skipped)"; continue; }
     $E curve --checkpoints "$C/${p}${k}_s0.safetensors" --glances "$(count $k)" --eps 16 --steps 10 50 200 1000 \
         --apgdt-steps 100 --apgdt-targets 9 --n 200 $F --out "$OUT/curve_${family}_${k}_s0"
+    rm -f "$OUT/curve_${family}_${k}_s0/race_random_16.html"  # one line; the family's plot is drawn below
   done
+  $PY -m studies.final_split.race "$OUT"/curve_"${family}"_*_s0/results.json --out "$OUT/race_${family}_16.html"
   exit
 fi
 for s in ${SEEDS:-0 1 2}; do  # one model at a time, so a model is read as soon as it is trained
@@ -35,6 +37,7 @@ for s in ${SEEDS:-0 1 2}; do  # one model at a time, so a model is read as soon 
     [ -f "$OUT/${family}_${k}_s$s/results.json" ] ||
       $E curve --checkpoints "$C/${p}${k}_s$s.safetensors" --glances "$(count $k)" --eps 16 --steps 50 \
           --apgdt-steps 0 --n 500 $F --out "$OUT/${family}_${k}_s$s"
+    rm -f "$OUT/${family}_${k}_s$s/race_random_16.html"  # a single point
   done
 done
 [ -z "${SEEDS:-}" ] || exit 0  # the clean comparisons and the table need every seed
