@@ -28,7 +28,7 @@ from model.data.splits import CanvasSet
 from model.inference_form import inference_form
 
 from .checkpoints import add_canvas_arguments, canvas_task, chosen_canvases, model_names
-from .outcomes import Outcome, apgdt_outcomes, pgd_outcomes
+from .outcomes import Outcome, apgdt_outcomes, pgd_outcomes, to_bits
 from .paired import paired, seed_summary, wilson
 
 __all__ = ["PAIRED_MODES", "add_paired_parsers", "run_paired", "compare_markdown", "curve_markdown"]
@@ -186,7 +186,7 @@ def curve(args: argparse.Namespace, canvases: CanvasSet, device: torch.device, p
                              "target": args.target if attack.startswith("PGD") else "apgd-t", "eps_255": args.eps,
                              "steps": int(attack.rsplit("-", 1)[1]), "n": args.n, "acc": o.acc, "acc_lo": lo,
                              "acc_hi": hi, "attack_success": float(o.success.mean()), "seconds": o.seconds})
-                per_canvas[f"{name}@{g}/{attack}"] = "".join("1" if c else "0" for c in o.correct)
+                per_canvas[f"{name}@{g}/{attack}"] = to_bits(o.correct)
         first = min(results)
         for g in sorted(results)[1:]:
             for attack in results[g]:

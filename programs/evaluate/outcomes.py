@@ -26,7 +26,17 @@ from programs.seeds import eval_attack_seed
 
 from .measure import progress_bar
 
-__all__ = ["Outcome", "pgd_outcomes", "apgdt_outcomes", "step_groups"]
+__all__ = ["Outcome", "pgd_outcomes", "apgdt_outcomes", "step_groups", "to_bits", "from_bits"]
+
+
+def to_bits(correct: Sequence[bool] | np.ndarray) -> str:
+    """Per-canvas correctness as the "0"/"1" string a curve's results.json keeps."""
+    return "".join("1" if c else "0" for c in correct)
+
+
+def from_bits(bits: str) -> np.ndarray:
+    """The (n,) bool correctness back from a stored "0"/"1" string."""
+    return np.frombuffer(bits.encode(), np.uint8) == ord("1")
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from programs.evaluate import get_args_parser
+from programs.evaluate.outcomes import from_bits
 from programs.evaluate.paired import paired
 
 
@@ -39,7 +38,7 @@ def pair_rows(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
         for key_b, bits_b in b["per_canvas"].items():
             (who_a, attack_a), (who_b, attack_b) = key_a.split("/"), key_b.split("/")
             if attack_a == attack_b and key_a != key_b:
-                ca, cb = (np.frombuffer(s.encode(), np.uint8) == ord("1") for s in (bits_a, bits_b))
+                ca, cb = from_bits(bits_a), from_bits(bits_b)
                 out.append({"a": who_a, "b": who_b, "attack": attack_a, **paired(ca, cb).as_dict()})
     return out
 

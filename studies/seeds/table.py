@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from programs.evaluate.outcomes import from_bits
 from programs.evaluate.paired import paired, seed_summary
 
 __all__ = ["FAMILIES", "KINDS", "COMPARISONS", "Comparison", "outcomes", "compare", "clean", "table"]
@@ -65,7 +66,7 @@ def outcomes(curves: list[dict[str, Any]], prefix: str) -> dict[tuple[str, int, 
             m = NAME.match(key)
             if m is None or m["prefix"] != prefix:
                 continue
-            out[(m["kind"], int(m["seed"]), m["attack"])] = np.frombuffer(bits.encode(), np.uint8) == ord("1")
+            out[(m["kind"], int(m["seed"]), m["attack"])] = from_bits(bits)
     return out
 
 
