@@ -1,7 +1,7 @@
 """The black-box attack for display: Square Attack (``model.square``) on one image with its drift
 over queries, cached in the ``Lab`` like the page's own attack, and the run as CSV. An attack
-that is interrupted (a Stop button, or any control moved while it runs) keeps its best iterate,
-handed to the page run that follows through ``StoppedRuns``.
+that is interrupted (a Stop button, or any control moved while it runs) keeps its best iterate
+where the Lab keeps every stopped run's (``Lab.keeper``), for the page run that follows.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import csv
 import io
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -27,7 +26,7 @@ from .lab import Lab, Subject
 from .runs import MAX_DRIFT_FRAMES, check_run, image_target, perturbation_norms
 
 __all__ = ["SquareRun", "query_frames", "run_square", "square_key", "cached_square", "black_box",
-           "square_csv", "StoppedRuns", "DEFAULT_SQUARE", "MAX_PAGE_QUERIES"]
+           "square_csv", "DEFAULT_SQUARE", "MAX_PAGE_QUERIES"]
 
 # The page's Square Attack: L-inf 16/255 (the budget docs/results.md compares with PGD), 1,000
 # queries; the view takes its norm, budget and target from the sidebar's attack when it opens.
@@ -148,19 +147,22 @@ def square_key(s: Subject, cfg: SquareConfig, seed: int) -> tuple[str, str]:
 
 
 def cached_square(lab: Lab, s: Subject, cfg: SquareConfig, seed: int) -> SquareRun | None:
-    """The finished attack for these inputs when the Lab holds it (nothing is run)."""
-    return lab.results.get(square_key(s, cfg, seed))
+    """The finished attack for these inputs, else the best iterate a stopped one reached
+    (``run.stopped``), else None; nothing is run."""
+    return lab.finished_or_stopped(square_key(s, cfg, seed))
 
 
 def black_box(lab: Lab, s: Subject, cfg: SquareConfig, seed: int,
-              progress: Callable[[float], None] | None = None,
-              keep: Callable[[SquareRun], None] | None = None) -> SquareRun:
+              progress: Callable[[float], None] | None = None) -> SquareRun:
     """Run (or fetch) Square Attack on a subject through the Lab's cache and attack gate; a run
-    that was stopped is handed to ``keep`` and never cached (the same settings run it anew)."""
+    that is stopped is kept apart (``cached_square`` shows it) and never cached as finished, so
+    the same settings run it anew."""
+    key = square_key(s, cfg, seed)
+
     def compute() -> SquareRun:
         with lab.gate.slot():
-            return run_square(s.model, s.image, s.label, s.glances, cfg, seed, progress, keep)
-    return lab.results.get_or_compute(square_key(s, cfg, seed), compute)
+            return run_square(s.model, s.image, s.label, s.glances, cfg, seed, progress, lab.keeper(key))
+    return lab.results.get_or_compute(key, compute)
 
 
 def square_csv(run: SquareRun, clean: np.ndarray, class_names: list[str]) -> bytes:
@@ -181,50 +183,3 @@ def square_csv(run: SquareRun, clean: np.ndarray, class_names: list[str]) -> byt
         w.writerow([name, class_names[int(p.argmax())], f"{p[run.label]:.4f}", aimed,
                     f"{norms['linf_255']:.2f}", f"{norms['l2']:.4f}"])
     return buf.getvalue().encode("utf-8")
-
-
-
-class StoppedRuns:
-    """Runs stopped before their end, by token (a session and an attack key), for the page run
-    that follows. Streamlit starts that run at once, while the stopped one may still be unwinding
-    in its own thread (where it can no longer write the session's state), so ``get`` waits for a
-    token that is still running. Thread-safe; at most ``limit`` runs kept, the oldest dropped."""
-
-    def __init__(self, limit: int = 32) -> None:
-        self.limit = limit
-        self._lock = threading.Lock()
-        self._kept: OrderedDict[Hashable, SquareRun] = OrderedDict()
-        self._running: dict[Hashable, threading.Event] = {}
-
-    def start(self, token: Hashable) -> None:
-        """An attack for ``token`` begins (what was kept for it goes)."""
-        with self._lock:
-            self._running[token] = threading.Event()
-            self._kept.pop(token, None)
-
-    def keep(self, token: Hashable, run: SquareRun) -> None:
-        with self._lock:
-            self._kept[token] = run
-            self._kept.move_to_end(token)
-            while len(self._kept) > self.limit:
-                self._kept.popitem(last=False)
-
-    def end(self, token: Hashable) -> None:
-        """The attack for ``token`` is over, finished or stopped."""
-        with self._lock:
-            done = self._running.pop(token, None)
-        if done is not None:
-            done.set()
-
-    def get(self, token: Hashable, wait: float = 0.0) -> SquareRun | None:
-        """The run kept for ``token``; while its attack is still running, wait up to ``wait`` seconds for it."""
-        with self._lock:
-            running = self._running.get(token)
-        if running is not None and wait > 0:
-            running.wait(wait)
-        with self._lock:
-            return self._kept.get(token)
-
-    def forget(self, token: Hashable) -> None:
-        with self._lock:
-            self._kept.pop(token, None)

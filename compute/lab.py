@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -25,6 +26,11 @@ from .runs import attribution, run_attack, run_attacks
 from .studies import GLANCE_COUNTS, MAX_BATCH, BatchRow, batch_chunk, batch_row, evaluate_grid, image_race
 
 __all__ = ["Lab", "Subject", "BusyError"]
+
+
+def _partial(key: tuple[str, ...]) -> tuple[str, ...]:
+    """The cache key of what a stopped computation of ``key`` had reached."""
+    return ("partial",) + key
 
 
 @dataclass(frozen=True)
@@ -177,12 +183,9 @@ class Lab:
         A stopped race is kept up to its last step (``partial_race``)."""
         key = self.study_key("race", s, cfg, seed, counts)
 
-        def keep(race: ImageRace) -> None:
-            self.results.put(("partial",) + key, race)
-
         def compute() -> ImageRace:
             with self.gate.slot():
-                return image_race(s.model, s.image, s.label, cfg, seed, counts, progress, keep)
+                return image_race(s.model, s.image, s.label, cfg, seed, counts, progress, self.keeper(key))
         return self.results.get_or_compute(key, compute)
 
     def partial_race(self, s: Subject, cfg: AttackConfig, seed: int,
@@ -190,7 +193,7 @@ class Lab:
         """The race a stopped run had reached, or None."""
         key = self.study_key("race", s, cfg, seed, counts)
         self.results.settle(key)
-        return self.results.get(("partial",) + key)
+        return self.results.get(_partial(key))
 
     def batch(self, subjects: Sequence[Subject], cfg: AttackConfig, seed: int,
               progress: Callable[[float], None] | None = None) -> list[BatchRow]:
@@ -240,19 +243,27 @@ class Lab:
         run keeps the patch it had reached (``cached_patch``)."""
         key = self.patch_key(s, cfg, seed, target)
 
-        def keep(run: PatchRun) -> None:
-            self.results.put(("partial",) + key, run)
-
         def compute() -> PatchRun:
             with self.gate.slot():
-                return run_patch(s.model, s.image, s.label, s.glances, cfg, seed, target, progress, keep)
+                return run_patch(s.model, s.image, s.label, s.glances, cfg, seed, target, progress, self.keeper(key))
         return self.results.get_or_compute(key, compute)
 
     def cached_patch(self, s: Subject, cfg: PatchConfig, seed: int, target: int | None = None) -> PatchRun | None:
         """The finished patch for these inputs, else the one a stopped run reached, else None."""
-        key = self.patch_key(s, cfg, seed, target)
+        return self.finished_or_stopped(self.patch_key(s, cfg, seed, target))
+
+    def keeper(self, key: tuple[str, ...]) -> Callable[[Any], None]:
+        """Where a run computing ``key`` hands what it had reached when it is stopped: kept apart
+        from finished results, so the same inputs run anew when asked again. Called from the
+        stopped run's own thread, without Streamlit."""
+        return lambda reached: self.results.put(_partial(key), reached)
+
+    def finished_or_stopped(self, key: tuple[str, ...]) -> Any | None:
+        """The finished result of ``key``, else what a stopped run of it reached, else None.
+        Streamlit starts the next page run while a stopped one is still unwinding in its thread,
+        so a computation of ``key`` still running is waited for (``ResultCache.settle``) first."""
         self.results.settle(key)
-        return self.results.get(key) or self.results.get(("partial",) + key)
+        return self.results.get(key) or self.results.get(_partial(key))
 
     def kept(self, kind: str, key: str, compute: Callable[[], object] | None = None,
              gated: bool = True) -> object | None:

@@ -65,7 +65,7 @@ def test_an_interrupted_run_keeps_its_best_iterate_and_is_not_cached(form):
     lab = Lab()
     subject = Subject(form, "m", sample.image, "sample:x", sample.name, sample.label, sample.box, 4)
     cfg = SquareConfig(eps=2 / 255, queries=500, target="untargeted")  # too small to succeed early
-    calls, kept = [], []
+    calls = []
 
     def progress(fraction: float) -> None:
         calls.append(fraction)
@@ -73,11 +73,11 @@ def test_an_interrupted_run_keeps_its_best_iterate_and_is_not_cached(form):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        black_box(lab, subject, cfg, 0, progress, kept.append)
-    run, = kept
+        black_box(lab, subject, cfg, 0, progress)
+    run = cached_square(lab, subject, cfg, 0)
     assert run.stopped and run.queries == 7 and not run.success
     assert np.abs(run.image - sample.image).max() <= 2 / 255 + 1e-6
-    assert cached_square(lab, subject, cfg, 0) is None and square_key(subject, cfg, 0) not in lab.results
+    assert square_key(subject, cfg, 0) not in lab.results  # kept apart: asked again, it runs anew
     small = SquareConfig(eps=2 / 255, queries=12, target="untargeted")
     done = black_box(lab, subject, small, 0)  # a run to its end is cached
     assert not done.stopped and cached_square(lab, subject, small, 0) is done
@@ -117,34 +117,37 @@ def test_the_run_draws_as_valid_plotly_and_one_sheet(form):
     assert sheet.dtype == np.uint8 and sheet.shape[1] == 3 * 192 + 2 * 4  # three panels, two gaps
 
 
-def test_stopped_runs_hand_a_run_to_the_page_run_that_waits_for_it(form):
-    """The next page run may start while the stopped one still unwinds in its thread: ``get``
-    waits for a token that is running, and returns at once for one that is not."""
+def test_a_page_run_waits_for_a_stopped_attack_still_handing_over(form):
+    """The next page run may start while the stopped one still unwinds in its thread:
+    ``cached_square`` waits for the attack to end and finds its best iterate."""
     import threading
     import time
 
-    from compute.black_box import StoppedRuns
-
     sample = load_samples()[0]
-    run = run_square(form, sample.image, sample.label, 4, SquareConfig(eps=1 / 255, queries=3))
-    box = StoppedRuns(limit=2)
-    box.start("a")
+    lab = Lab()
+    subject = Subject(form, "m", sample.image, "sample:x", sample.name, sample.label, sample.box, 4)
+    cfg = SquareConfig(eps=1 / 255, queries=50, target="untargeted")
+    pressed, calls = threading.Event(), []
 
-    def unwind():
-        time.sleep(0.2)
-        box.keep("a", run)
-        box.end("a")
+    def progress(fraction: float) -> None:
+        calls.append(fraction)
+        if len(calls) == 3:
+            pressed.set()
+            time.sleep(0.3)  # the stopped run still unwinding
+            raise Interrupt
 
-    threading.Thread(target=unwind).start()
+    def attack() -> None:
+        with pytest.raises(Interrupt):
+            black_box(lab, subject, cfg, 0, progress)
+
+    worker = threading.Thread(target=attack)
+    worker.start()
+    assert pressed.wait(30.0)
     t = time.perf_counter()
-    assert box.get("a", wait=5.0) is run and time.perf_counter() - t >= 0.15
-    assert box.get("b", wait=5.0) is None  # nothing running: no wait
-    box.keep("b", run)
-    box.keep("c", run)
-    assert box.get("a") is None and box.get("c") is run  # at most two kept, the oldest dropped
-    box.start("c")  # running it again forgets the stopped one
-    assert box.get("c") is None
-    box.end("c")
+    run = cached_square(lab, subject, cfg, 0)
+    assert time.perf_counter() - t >= 0.2 and run is not None and run.stopped and run.queries == 3
+    worker.join()
+    assert cached_square(lab, subject, SquareConfig(eps=1 / 255, queries=51), 0) is None  # other settings: nothing
 
 
 def test_one_thread_holds_while_any_block_runs_and_then_gives_the_setting_back():

@@ -208,4 +208,4 @@ def test_stop_keeps_the_black_box_attacks_best_iterate(server, page):
     done = int(used.split()[2].replace(",", ""))
     assert 1 <= done < 10_000 and "of 10,000" in used
     wait_idle(page)
-    assert page.get_by_role("button", name="Run Square Attack (10,000 queries)").is_visible()
+    assert page.get_by_role("button", name="Run Square Attack again from the start (10,000 queries)").is_visible()

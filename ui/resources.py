@@ -10,7 +10,6 @@ import streamlit as st
 import torch
 from torch import nn
 
-from compute.black_box import StoppedRuns
 from compute.catalog import Entry, list_checkpoints, load_uploaded, models_dir, open_checkpoint
 from compute.images import Sample, task_gallery
 from compute.lab import Lab
@@ -54,12 +53,6 @@ def lab() -> Lab:
     """Limits from the environment: concurrent attacks, and the memory of cached results."""
     return Lab(max_attacks=int(os.environ.get("S3TA_MAX_ATTACKS", "2")),
                max_bytes=int(os.environ.get("S3TA_CACHE_MB", "512")) * 2**20)
-
-
-@st.cache_resource
-def stopped_runs() -> StoppedRuns:
-    """Black-box attacks stopped before their end, handed from the stopped page run to the next."""
-    return StoppedRuns()
 
 
 @st.cache_resource

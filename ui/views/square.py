@@ -4,9 +4,7 @@ The attention drift over the queries, like PGD's drift over its steps."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
@@ -16,20 +14,17 @@ from compute.black_box import (
     black_box,
     cached_square,
     square_csv,
-    square_key,
 )
 from compute.lab import Subject
 from model.records import SquareRun
 from model.square import SquareConfig
-from ui.resources import lab, stopped_runs
+from ui.resources import lab
 from ui.scene import Scene, current
 from ui.state import MAX_EPS_255, MAX_EPS_L2, SQUARE_NORMS, black_box_settings, remember_black_box
-from ui.widgets import STOP, guarded
+from ui.widgets import guarded
 from viz.figures import query_curve_figure, query_drift_figure
 from viz.files import MIME, to_png
 from viz.frames import black_box_sheet
-
-STOP_WAIT_S = 10.0  # how long a page run waits for a stopped attack (one forward pass away) to hand over
 
 
 def defaults(scene: Scene) -> None:
@@ -86,29 +81,6 @@ def describe(cfg: SquareConfig) -> str:
     size = f"{cfg.eps * 255:g}/255" if cfg.norm == "linf" else f"{cfg.eps:g} (L2)"
     goal = {"random": "a random wrong class", "untargeted": "any wrong class", "class": "a chosen class"}[cfg.target]
     return f"Square Attack, {SQUARE_NORMS[cfg.norm]} {size}, {cfg.queries:,} queries, towards {goal}"
-
-
-def session_token(key: tuple[str, str]) -> tuple[str, str, str]:
-    """This session's name for an attack: where its stopped run is kept."""
-    return (st.session_state.setdefault("_bb_session", uuid.uuid4().hex), *key)
-
-
-def run_now(subject: Subject, cfg: SquareConfig, seed: int, slot: Any) -> SquareRun | None:
-    """Run the attack under a progress bar, with a Stop button in ``slot`` (where Run was) while
-    it runs. Pressing Stop (or any control) stops this page run inside a progress update; the
-    run so far is kept in ``stopped_runs``, written from this thread without Streamlit calls
-    (which raise again once stopped). A finished run is drawn in this same page run."""
-    token = session_token(square_key(subject, cfg, seed))
-    slot.button(STOP, key="stop_square", help="Stops the attack and keeps its best iterate so far.")
-    kept = stopped_runs()
-    kept.start(token)
-    try:
-        run = guarded(f"Square Attack ({cfg.queries:,} queries)",
-                      lambda p: black_box(lab(), subject, cfg, seed, p, lambda r: kept.keep(token, r)))
-    finally:
-        kept.end(token)
-    slot.empty()
-    return run
 
 
 def beside_pgd(scene: Scene, cfg: SquareConfig, run: SquareRun) -> str | None:
@@ -168,12 +140,15 @@ def render(scene: Scene) -> None:
         st.caption(f"This model takes {subject.model.config.image_size} px images: each query costs several "
                    "canvas queries, so expect tens of seconds or more per thousand queries on a CPU.")
     run = cached_square(lab(), subject, cfg, seed)
-    if run is None:
-        # stopped just now, this run may start before the stopped one has handed its result over
-        run = stopped_runs().get(session_token(square_key(subject, cfg, seed)), wait=STOP_WAIT_S)
+    if run is None or run.stopped:
+        again = "" if run is None else " again from the start"
         slot = st.empty()
-        if slot.button(f"Run Square Attack ({cfg.queries:,} queries)", key="run_square", type="primary"):
-            run = run_now(subject, cfg, seed, slot)
+        if slot.button(f"Run Square Attack{again} ({cfg.queries:,} queries)", key="run_square", type="primary"):
+            slot.empty()
+            # Stop (or any control) ends this page run inside a progress update; the best iterate
+            # so far is kept by the Lab and shown by the page run that follows
+            run = guarded(f"Square Attack ({cfg.queries:,} queries)",
+                          lambda p: black_box(lab(), subject, cfg, seed, p), stop="stop_square") or run
         if run is None:
             st.caption("A score-based attack: if it succeeds where PGD fails at the same budget, PGD's gradients "
                        "mislead it (gradient masking). Results are cached like the page's attack.")
