@@ -6,7 +6,7 @@
 #   bash studies/seeds/run.sh narrow        # studies/seeds/results/narrow_*, studies/seeds/narrow.md
 #   bash studies/seeds/run.sh local
 #   SEEDS="0 1" bash studies/seeds/run.sh narrow    # only the attacked reads of these seeds' models
-# The family's step curve (seed 0; RULE.md 5):
+# The family's step curve (seed 0; RULE.md 5; a curve already read is kept):
 #   CURVE=1 bash studies/seeds/run.sh narrow
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,8 +24,9 @@ count() { case $1 in g8) echo 8 ;; *) echo 1 ;; esac; }
 if [ -n "${CURVE:-}" ]; then
   for k in g1 g8 base; do
     have $k 0 || { echo "not trained: ${p}${k}_s0 (skipped)"; continue; }
-    $E curve --checkpoints "$C/${p}${k}_s0.safetensors" --glances "$(count $k)" --eps 16 --steps 10 50 200 1000 \
-        --apgdt-steps 100 --apgdt-targets 9 --n 200 $F --out "$OUT/curve_${family}_${k}_s0"
+    [ -f "$OUT/curve_${family}_${k}_s0/results.json" ] ||
+      $E curve --checkpoints "$C/${p}${k}_s0.safetensors" --glances "$(count $k)" --eps 16 --steps 10 50 200 1000 \
+          --apgdt-steps 100 --apgdt-targets 9 --n 200 $F --out "$OUT/curve_${family}_${k}_s0"
     rm -f "$OUT/curve_${family}_${k}_s0/race_random_16.html"  # one line; the family's plot is drawn below
   done
   $PY -m studies.final_split.race "$OUT"/curve_"${family}"_*_s0/results.json --out "$OUT/race_${family}_16.html"
