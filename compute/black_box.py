@@ -148,7 +148,8 @@ def square_key(s: Subject, cfg: SquareConfig, seed: int) -> tuple[str, str]:
 
 def cached_square(lab: Lab, s: Subject, cfg: SquareConfig, seed: int) -> SquareRun | None:
     """The finished attack for these inputs, else the best iterate a stopped one reached
-    (``run.stopped``), else None; nothing is run."""
+    (``run.stopped``), else None; nothing is run (``Lab.finished_or_stopped``: a run of the same
+    inputs still under way, in any session, is waited for a few seconds)."""
     return lab.finished_or_stopped(square_key(s, cfg, seed))
 
 

@@ -81,6 +81,13 @@ class ResultCache:
                 old, _ = self._data.popitem(last=False)
                 self.bytes -= self._sizes.pop(old)
 
+    def discard(self, key: Hashable) -> None:
+        """Forget ``key`` (nothing happens when it is not held)."""
+        with self._lock:
+            if key in self._data:
+                del self._data[key]
+                self.bytes -= self._sizes.pop(key)
+
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         found = self.get(key)
         if found is not None:

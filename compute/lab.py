@@ -259,11 +259,17 @@ class Lab:
         return lambda reached: self.results.put(_partial(key), reached)
 
     def finished_or_stopped(self, key: tuple[str, ...]) -> Any | None:
-        """The finished result of ``key``, else what a stopped run of it reached, else None.
-        Streamlit starts the next page run while a stopped one is still unwinding in its thread,
-        so a computation of ``key`` still running is waited for (``ResultCache.settle``) first."""
+        """The finished result of ``key``, else what a stopped run of it reached, else None;
+        shared by every session, like all results here. Streamlit starts the next page run while
+        a stopped one is still unwinding in its thread, so a computation of ``key`` still running
+        (that, or another session's run of the same inputs) is waited for first, at most
+        ``ResultCache.settle``'s timeout. Once finished, the stopped run's remains are dropped."""
         self.results.settle(key)
-        return self.results.get(key) or self.results.get(_partial(key))
+        found = self.results.get(key)
+        if found is not None:
+            self.results.discard(_partial(key))
+            return found
+        return self.results.get(_partial(key))
 
     def kept(self, kind: str, key: str, compute: Callable[[], object] | None = None,
              gated: bool = True) -> object | None:

@@ -50,6 +50,19 @@ def test_cache_is_bounded_in_bytes():
     assert size_of({"x": [np.zeros(10), b"abc"]}) == 1 + 80 + 3
 
 
+def test_a_stopped_run_is_shown_until_the_same_inputs_finish():
+    lab = Lab(max_bytes=10_000)
+    key = ("patch", "abc")
+    assert lab.finished_or_stopped(key) is None
+    lab.keeper(key)({"reached": np.zeros(100)})  # what a stopped run hands over
+    assert lab.finished_or_stopped(key)["reached"].shape == (100,) and key not in lab.results
+    lab.results.put(key, "finished")
+    used = lab.results.bytes
+    assert lab.finished_or_stopped(key) == "finished"
+    assert lab.results.bytes < used and len(lab.results) == 1  # the stopped run's remains dropped
+    lab.results.discard(("never", "held"))  # forgetting what is not held is a no-op
+
+
 def test_get_or_compute_runs_once_for_concurrent_callers():
     cache, calls = ResultCache(), []
 

@@ -42,7 +42,8 @@ def guarded(what: str, work: Callable[[Callable[[float], None]], Any], stop: str
     button = st.empty()
     if stop is not None:
         button.button(STOP, key=stop,
-                      help="Stops the run; the attacks (or steps) finished so far are kept and shown.")
+                      help="Stops the run; what it had reached (the attacks or steps finished, the best "
+                           "iterate so far) is kept and shown.")
     bar, progress = progress_bar(what)
     try:
         return work(progress)
