@@ -1,7 +1,7 @@
 """The black-box attack for display: Square Attack (``model.square``) on one image with its drift
 over queries, cached in the ``Lab`` like the page's own attack, and the run as CSV. An attack
 that is interrupted (a Stop button, or any control moved while it runs) keeps its best iterate
-where the Lab keeps every stopped run's (``Lab.keeper``), for the page run that follows.
+where the Lab keeps every stopped run's (``Lab.stoppable``), for the page run that follows.
 """
 
 from __future__ import annotations
@@ -158,12 +158,8 @@ def black_box(lab: Lab, s: Subject, cfg: SquareConfig, seed: int,
     """Run (or fetch) Square Attack on a subject through the Lab's cache and attack gate; a run
     that is stopped is kept apart (``cached_square`` shows it) and never cached as finished, so
     the same settings run it anew."""
-    key = square_key(s, cfg, seed)
-
-    def compute() -> SquareRun:
-        with lab.gate.slot():
-            return run_square(s.model, s.image, s.label, s.glances, cfg, seed, progress, lab.keeper(key))
-    return lab.results.get_or_compute(key, compute)
+    return lab.stoppable(square_key(s, cfg, seed),
+                         lambda keep: run_square(s.model, s.image, s.label, s.glances, cfg, seed, progress, keep))
 
 
 def square_csv(run: SquareRun, clean: np.ndarray, class_names: list[str]) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from torch import nn
@@ -26,6 +26,8 @@ from .runs import attribution, run_attack, run_attacks
 from .studies import GLANCE_COUNTS, MAX_BATCH, BatchRow, batch_chunk, batch_row, evaluate_grid, image_race
 
 __all__ = ["Lab", "Subject", "BusyError"]
+
+T = TypeVar("T")
 
 
 def _partial(key: tuple[str, ...]) -> tuple[str, ...]:
@@ -181,12 +183,8 @@ class Lab:
              progress: Callable[[float], None] | None = None) -> ImageRace:
         """The true class's probability along one attack per glance count (see ``image_race``).
         A stopped race is kept up to its last step (``partial_race``)."""
-        key = self.study_key("race", s, cfg, seed, counts)
-
-        def compute() -> ImageRace:
-            with self.gate.slot():
-                return image_race(s.model, s.image, s.label, cfg, seed, counts, progress, self.keeper(key))
-        return self.results.get_or_compute(key, compute)
+        return self.stoppable(self.study_key("race", s, cfg, seed, counts),
+                              lambda keep: image_race(s.model, s.image, s.label, cfg, seed, counts, progress, keep))
 
     def partial_race(self, s: Subject, cfg: AttackConfig, seed: int,
                      counts: Sequence[int] = GLANCE_COUNTS) -> ImageRace | None:
@@ -241,16 +239,24 @@ class Lab:
               progress: Callable[[float], None] | None = None) -> PatchRun:
         """An adversarial patch on the subject (``compute.patch.run_patch``), cached; a stopped
         run keeps the patch it had reached (``cached_patch``)."""
-        key = self.patch_key(s, cfg, seed, target)
-
-        def compute() -> PatchRun:
-            with self.gate.slot():
-                return run_patch(s.model, s.image, s.label, s.glances, cfg, seed, target, progress, self.keeper(key))
-        return self.results.get_or_compute(key, compute)
+        return self.stoppable(self.patch_key(s, cfg, seed, target),
+                              lambda keep: run_patch(s.model, s.image, s.label, s.glances, cfg, seed, target, progress,
+                                                     keep))
 
     def cached_patch(self, s: Subject, cfg: PatchConfig, seed: int, target: int | None = None) -> PatchRun | None:
         """The finished patch for these inputs, else the one a stopped run reached, else None."""
         return self.finished_or_stopped(self.patch_key(s, cfg, seed, target))
+
+    def stoppable(self, key: tuple[str, ...], compute: Callable[[Callable[[Any], None]], T]) -> T:
+        """Run (or fetch) ``compute(keep)`` for ``key`` through the cache and the attack gate. A run
+        that is stopped hands what it had reached to ``keep`` (``keeper``) and raises; a finished
+        one is cached and replaces what an earlier stopped run of the same inputs had kept."""
+        def run() -> T:
+            with self.gate.slot():
+                value = compute(self.keeper(key))
+            self.results.discard(_partial(key))
+            return value
+        return self.results.get_or_compute(key, run)
 
     def keeper(self, key: tuple[str, ...]) -> Callable[[Any], None]:
         """Where a run computing ``key`` hands what it had reached when it is stopped: kept apart
@@ -263,13 +269,9 @@ class Lab:
         shared by every session, like all results here. Streamlit starts the next page run while
         a stopped one is still unwinding in its thread, so a computation of ``key`` still running
         (that, or another session's run of the same inputs) is waited for first, at most
-        ``ResultCache.settle``'s timeout. Once finished, the stopped run's remains are dropped."""
+        ``ResultCache.settle``'s timeout."""
         self.results.settle(key)
-        found = self.results.get(key)
-        if found is not None:
-            self.results.discard(_partial(key))
-            return found
-        return self.results.get(_partial(key))
+        return self.results.get(key) or self.results.get(_partial(key))
 
     def kept(self, kind: str, key: str, compute: Callable[[], object] | None = None,
              gated: bool = True) -> object | None:

@@ -56,8 +56,8 @@ def test_a_stopped_run_is_shown_until_the_same_inputs_finish():
     assert lab.finished_or_stopped(key) is None
     lab.keeper(key)({"reached": np.zeros(100)})  # what a stopped run hands over
     assert lab.finished_or_stopped(key)["reached"].shape == (100,) and key not in lab.results
-    lab.results.put(key, "finished")
     used = lab.results.bytes
+    lab.stoppable(key, lambda keep: "finished")  # the same inputs run to the end
     assert lab.finished_or_stopped(key) == "finished"
     assert lab.results.bytes < used and len(lab.results) == 1  # the stopped run's remains dropped
     lab.results.discard(("never", "held"))  # forgetting what is not held is a no-op
